@@ -1,0 +1,102 @@
+"""A bounded buffer between the event loop and a sink, drained by one thread.
+
+The request path only appends a record to a list (no lock, no I/O, no serialization).
+A writer thread swaps the list out every ``flush_interval`` seconds, serializes with orjson
+and hands the batch to the sink. When the buffer is full the record is counted as dropped:
+a slow disk must never slow a request. ``close()`` writes everything still buffered.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import weakref
+from typing import Any
+
+import orjson
+
+from beaconguard.accesslog.sinks import Sink
+
+log = logging.getLogger("beaconguard")
+
+
+class LogWriter:
+    """Buffers anonymized records and writes them to ``sink`` off the event loop."""
+
+    def __init__(self, sink: Sink, *, buffer_size: int = 10_000, flush_interval: float = 0.2):
+        self.sink = sink
+        self.buffer_size = buffer_size
+        self.flush_interval = flush_interval
+        self.dropped = 0
+        self.written = 0
+        self._reported_dropped = 0
+        self._buf: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._closed = False
+        ref = weakref.ref(self)
+        atexit.register(lambda: (w := ref()) is not None and w.close())
+
+    def submit(self, record: dict[str, Any]) -> None:
+        """Queue one record; never blocks. Called on the event loop."""
+        buf = self._buf
+        if len(buf) >= self.buffer_size:
+            self.dropped += 1
+            return
+        buf.append(record)
+        if self._pid != os.getpid():
+            self._start()
+
+    def _start(self) -> None:
+        # Started lazily and per process: a server that forks after import gets a
+        # writer thread in each worker, not a dead one inherited from the parent.
+        self._pid = os.getpid()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="beaconguard-log", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._closed:
+            self._wake.wait(self.flush_interval)
+            self._wake.clear()
+            try:
+                self.flush()
+            except Exception:  # a broken disk must not kill the writer; keep counting
+                log.exception("beaconguard: access log write failed")
+
+    def flush(self) -> None:
+        """Write everything buffered now (from any thread)."""
+        with self._lock:
+            batch, self._buf = self._buf, []
+            if batch:
+                dumps = orjson.dumps
+                lines = [dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in batch]
+                try:
+                    self.sink.write(lines)
+                except Exception:
+                    self.dropped += len(batch)
+                    raise
+                self.written += len(batch)
+            if self.dropped != self._reported_dropped:
+                log.warning(
+                    "beaconguard: access log buffer full, %d record(s) dropped so far",
+                    self.dropped,
+                )
+                self._reported_dropped = self.dropped
+
+    def close(self) -> None:
+        """Stop the thread and write everything still buffered. Safe to call twice."""
+        if self._closed and not self._buf:
+            return
+        self._closed = True
+        self._pid = 0  # a later submit (a server restarted in-process) starts a new thread
+        self._wake.set()
+        thread = self._thread
+        if thread is not None and thread.is_alive() and thread is not threading.current_thread():
+            thread.join(timeout=5)
+        self.flush()
+        self.sink.close()

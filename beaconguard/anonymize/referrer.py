@@ -1,0 +1,42 @@
+"""Referrer processor: another site becomes scheme and host; our own site becomes its path.
+
+``https://news.example/story?id=7`` → ``https://news.example``; a same-site referrer
+``https://shop.example/users/alice@example.com/cart`` → ``/users/{email}/cart``. Query
+strings and fragments are never kept. Anything that does not parse as an http(s) URL with
+a plain host name becomes ``None``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from beaconguard.anonymize.ip import parse as parse_ip
+from beaconguard.anonymize.path import from_raw_target
+
+ReferrerFilter = Callable[[str, str], str | None]
+
+MAX_REFERRER = 2048
+_HOST = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}\.?)*")
+
+
+def anonymize_referrer(referer: str, own_host: str) -> str | None:
+    """The kept part of ``referer`` for a request to ``own_host`` (port ignored)."""
+    if not referer or len(referer) > MAX_REFERRER:
+        return None
+    try:
+        parts = urlsplit(referer)
+        host = (parts.hostname or "").rstrip(".")
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not host:
+        return None
+    own = own_host.rsplit(":", 1)[0] if own_host.count(":") == 1 else own_host
+    if host == own.lower().rstrip("."):
+        return from_raw_target(parts.path or "/")
+    if parse_ip(host) is not None:
+        return f"{parts.scheme}://{{ip}}"
+    if len(host) > 253 or not _HOST.fullmatch(host):
+        return None
+    return f"{parts.scheme}://{host}"

@@ -1,0 +1,178 @@
+"""``BeaconGuard``: the one ASGI middleware a user mounts.
+
+It composes the parts ``Settings`` turn on (access log, consent gate, statistics, own
+endpoints) and, like Starlette's own middleware, changes the response only by wrapping
+``send``. Non-HTTP scopes pass straight through, except that lifespan shutdown flushes
+what the parts hold.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from beaconguard.accesslog.sinks import open_sink
+from beaconguard.accesslog.writer import LogWriter
+from beaconguard.anonymize.pipeline import Pipeline, Record, build_pipeline
+from beaconguard.client import make_client_resolver
+from beaconguard.settings import Settings
+from beaconguard.visit import Visit
+
+#: Called with each finished request: the raw visit (in memory) and its anonymized record.
+Consumer = Callable[[Visit, Record], None]
+
+# Request headers the core reads; parts add theirs at construction.
+_CORE_HEADERS = {
+    b"host": "host",
+    b"user-agent": "user-agent",
+    b"referer": "referer",
+    b"x-forwarded-for": "x-forwarded-for",
+    b"forwarded": "forwarded",
+    b"content-type": "content-type",
+}
+
+
+class BeaconGuard:
+    """Consent-gated cookies and beacons, an anonymized access log and anonymous statistics.
+
+    ``BeaconGuard(app, settings=Settings(...))``, or ``Middleware(BeaconGuard, settings=...)``
+    in a Starlette/FastAPI middleware list. Without ``settings``, :meth:`Settings.from_env`
+    is used. Everything is decided here, at construction; a bad setting raises
+    ``ValueError`` now rather than failing a request later.
+    """
+
+    def __init__(self, app: ASGIApp, settings: Settings | None = None) -> None:
+        self.app = app
+        self.settings = settings if settings is not None else Settings.from_env()
+        s = self.settings
+        s.require_secret()
+        self.pipeline: Pipeline = build_pipeline(s)
+        self._resolve_client = make_client_resolver(s.trusted_proxies)
+        self._wanted_headers = dict(_CORE_HEADERS)
+        for name in s.log_headers:
+            self._wanted_headers[name.encode("latin-1")] = name
+        self.consumers: list[Consumer] = []
+        self.routes: dict[str, ASGIApp] = {}
+        self._closers: list[Callable[[], None]] = []
+
+        self.access_log: LogWriter | None = None
+        if s.access_log is not None:
+            sink = open_sink(
+                s.access_log,
+                max_bytes=s.access_log_max_bytes,
+                rotate=s.access_log_rotate,
+                backups=s.access_log_backups,
+            )
+            self.access_log = LogWriter(
+                sink, buffer_size=s.log_buffer_size, flush_interval=s.log_flush_interval
+            )
+            self.consumers.append(self._log_consumer(self.access_log))
+            self._closers.append(self.access_log.close)
+
+        self._has_consumers = bool(self.consumers)
+
+    @staticmethod
+    def _log_consumer(writer: LogWriter) -> Consumer:
+        submit = writer.submit
+
+        def consume(visit: Visit, record: Record) -> None:
+            submit(record)
+
+        return consume
+
+    def close(self) -> None:
+        """Flush and release everything the parts hold (called on lifespan shutdown)."""
+        for close in self._closers:
+            close()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope_type = scope["type"]
+        if scope_type != "http":
+            if scope_type == "lifespan":
+                await self.app(scope, receive, self._lifespan_send(send))
+            else:
+                await self.app(scope, receive, send)
+            return
+
+        started = time.perf_counter()
+        now = time.time()
+        wanted = self._wanted_headers
+        found: dict[str, str] = {}
+        for name, value in scope["headers"]:
+            key = wanted.get(name)
+            if key is not None:
+                found[key] = value.decode("latin-1")
+
+        target = self.routes.get(scope["path"], self.app)
+        response: list[Any] = [0, 0, ""]  # status, bytes, content type
+
+        async def send_wrapper(message: Message) -> None:
+            mtype = message["type"]
+            if mtype == "http.response.start":
+                response[0] = message["status"]
+                for name, value in message.get("headers", ()):
+                    if name.lower() == b"content-type":
+                        response[2] = value.decode("latin-1")
+                        break
+            elif mtype == "http.response.body":
+                response[1] += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await target(scope, receive, send_wrapper)
+        except BaseException:
+            if response[0] == 0:
+                response[0] = 500
+            raise
+        finally:
+            if self._has_consumers:
+                self._finish(scope, found, response, now, started)
+
+    def _finish(
+        self,
+        scope: Scope,
+        found: dict[str, str],
+        response: list[Any],
+        now: float,
+        started: float,
+    ) -> None:
+        peer = scope.get("client")
+        route = scope.get("route")
+        visit = Visit(
+            time=now,
+            method=scope["method"],
+            scheme=scope.get("scheme", "http"),
+            host=found.get("host", ""),
+            path=scope["path"],
+            query=scope.get("query_string", b""),
+            client=self._resolve_client(
+                peer[0] if peer else None,
+                found.get("x-forwarded-for"),
+                found.get("forwarded"),
+            ),
+            user_agent=found.get("user-agent", ""),
+            referer=found.get("referer", ""),
+            # A Mount's template hides which page was served; only a Route names one.
+            route=route.path_format if isinstance(route, Route) else None,
+            root_path=scope.get("root_path", ""),
+            status=response[0],
+            bytes_sent=response[1],
+            duration_ms=(time.perf_counter() - started) * 1000.0,
+            content_type=response[2],
+            headers=found,
+        )
+        record = self.pipeline(visit)
+        for consume in self.consumers:
+            consume(visit, record)
+
+    def _lifespan_send(self, send: Send) -> Send:
+        async def lifespan_send(message: Message) -> None:
+            if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+                self.close()
+            await send(message)
+
+        return lifespan_send

@@ -1,0 +1,276 @@
+"""One frozen ``Settings`` object that every part of beaconguard is built from.
+
+Settings come from keyword arguments, ``BEACONGUARD_*`` environment variables or a TOML
+file, and are validated once, at construction: a bad value raises ``ValueError`` naming
+the field and what would be accepted, never a failure deep inside a request.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+IPMode = Literal["truncate", "hash", "drop"]
+QueryMode = Literal["drop", "redact"]
+
+_IP_MODES = ("truncate", "hash", "drop")
+_QUERY_MODES = ("drop", "redact")
+_STORE_SCHEMES = ("memory://", "sqlite:///", "redis://")
+
+DEFAULT_QUERY_ALLOWLIST = (
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "ref",
+)
+
+_MIN_SECRET_LEN = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything beaconguard needs to know, validated at construction.
+
+    ``secret_key`` accepts one key or a list of keys, newest last: the newest signs and
+    derives hashing keys, every key verifies (so keys can be rotated without logging
+    every visitor out of their consent).
+    """
+
+    secret_key: tuple[str, ...] = ()
+    # --- access log ---------------------------------------------------------------------
+    access_log: str | None = None
+    access_log_max_bytes: int = 0
+    access_log_rotate: Literal["", "daily", "hourly"] = ""
+    access_log_backups: int = 7
+    log_buffer_size: int = 10_000
+    log_flush_interval: float = 0.2
+    log_headers: tuple[str, ...] = ()
+    # --- anonymization ------------------------------------------------------------------
+    ip_mode: IPMode = "truncate"
+    ipv4_prefix: int = 24
+    ipv6_prefix: int = 48
+    trusted_proxies: tuple[str, ...] = ()
+    query_allowlist: tuple[str, ...] = DEFAULT_QUERY_ALLOWLIST
+    query_mode: QueryMode = "drop"
+    ua_cache_size: int = 4096
+    geoip_db: str | None = None
+    # --- statistics ---------------------------------------------------------------------
+    store: str = "sqlite:///var/stats.db"
+    stats: bool = True
+    flush_interval: float = 1.0
+    retention_days: int = 400
+    min_visitors: int = 5
+    noise_epsilon: float | None = None
+    cookieless: bool = False
+    # --- reports ------------------------------------------------------------------------
+    report_token: str | None = None
+    # --- consent ------------------------------------------------------------------------
+    consent: bool = True
+    consent_cookie: str = "bg_consent"
+    consent_max_age_days: int = 180
+    policy_revision: int = 1
+    gpc_denies_statistics: bool = False
+    unregistered_cookies: Literal["block", "allow", "report"] = "report"
+    cookie_registry: tuple[Mapping[str, Any], ...] = ()
+    region_defaults: Mapping[str, str] = field(default_factory=dict)
+    csp_mode: Literal["enforce", "report-only", "off"] = "enforce"
+    consent_receipts: str | None = None
+    # --- routing ------------------------------------------------------------------------
+    route_prefix: str = "/_bg"
+
+    def __post_init__(self) -> None:
+        _set = object.__setattr__
+        keys = _as_tuple(self.secret_key)
+        for k in keys:
+            if len(k) < _MIN_SECRET_LEN:
+                raise ValueError(
+                    f"secret_key: every key must be at least {_MIN_SECRET_LEN} characters "
+                    f"(got one of {len(k)}); generate one with "
+                    "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+                )
+        _set(self, "secret_key", keys)
+        _set(self, "trusted_proxies", _as_tuple(self.trusted_proxies))
+        _set(self, "query_allowlist", _as_tuple(self.query_allowlist))
+        _set(self, "log_headers", tuple(h.lower() for h in _as_tuple(self.log_headers)))
+        _set(self, "cookie_registry", tuple(self.cookie_registry))
+        _set(self, "region_defaults", dict(self.region_defaults))
+        if self.access_log == "":
+            _set(self, "access_log", None)
+        if self.geoip_db == "":
+            _set(self, "geoip_db", None)
+        if self.report_token == "":
+            _set(self, "report_token", None)
+
+        _choice("ip_mode", self.ip_mode, _IP_MODES)
+        _choice("query_mode", self.query_mode, _QUERY_MODES)
+        _choice("access_log_rotate", self.access_log_rotate, ("", "daily", "hourly"))
+        _choice("unregistered_cookies", self.unregistered_cookies, ("block", "allow", "report"))
+        _choice("csp_mode", self.csp_mode, ("enforce", "report-only", "off"))
+        _int_range("ipv4_prefix", self.ipv4_prefix, 0, 32)
+        _int_range("ipv6_prefix", self.ipv6_prefix, 0, 128)
+        _int_range("access_log_max_bytes", self.access_log_max_bytes, 0, 1 << 40)
+        _int_range("access_log_backups", self.access_log_backups, 0, 10_000)
+        _int_range("log_buffer_size", self.log_buffer_size, 1, 10_000_000)
+        _int_range("ua_cache_size", self.ua_cache_size, 1, 10_000_000)
+        _int_range("retention_days", self.retention_days, 1, 100_000)
+        _int_range("min_visitors", self.min_visitors, 1, 1_000_000)
+        _int_range("consent_max_age_days", self.consent_max_age_days, 1, 3650)
+        _int_range("policy_revision", self.policy_revision, 0, 1 << 31)
+        if not self.flush_interval > 0:
+            raise ValueError(f"flush_interval: must be > 0 seconds, got {self.flush_interval!r}")
+        if not self.log_flush_interval > 0:
+            raise ValueError(
+                f"log_flush_interval: must be > 0 seconds, got {self.log_flush_interval!r}"
+            )
+        if self.noise_epsilon is not None and not self.noise_epsilon > 0:
+            raise ValueError(f"noise_epsilon: must be > 0 or unset, got {self.noise_epsilon!r}")
+        if not self.store.startswith(_STORE_SCHEMES):
+            raise ValueError(
+                f"store: {self.store!r} is not a store URL; use sqlite:///path/stats.db, "
+                "redis://host:port/db or memory://"
+            )
+        if not self.route_prefix.startswith("/") or self.route_prefix.endswith("/"):
+            raise ValueError(
+                f"route_prefix: must start with '/' and not end with one, got {self.route_prefix!r}"
+            )
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted_proxies: {proxy!r} is not an IP address or CIDR network"
+                ) from None
+        if self.geoip_db is not None and not Path(self.geoip_db).is_file():
+            raise ValueError(f"geoip_db: no file at {self.geoip_db!r}")
+
+    # -- constructors ----------------------------------------------------------------------
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **overrides: Any
+    ) -> Settings:
+        """Build settings from ``BEACONGUARD_*`` variables.
+
+        ``BEACONGUARD_CONFIG`` may name a TOML file read first; variables override it, and
+        keyword ``overrides`` override both.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        config = env.get("BEACONGUARD_CONFIG")
+        if config:
+            values.update(_read_toml(Path(config)))
+        by_name = {f.name: f for f in fields(cls)}
+        for name, f in by_name.items():
+            raw = env.get("BEACONGUARD_" + name.upper())
+            if raw is None:
+                continue
+            values[name] = _from_string(f, raw)
+        values.update(overrides)
+        return cls(**values)
+
+    @classmethod
+    def from_toml(cls, path: str | os.PathLike[str], **overrides: Any) -> Settings:
+        """Build settings from a TOML file (top-level keys or a ``[beaconguard]`` table)."""
+        values = _read_toml(Path(path))
+        values.update(overrides)
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (validated like a new object)."""
+        return dataclasses.replace(self, **changes)
+
+    def require_secret(self) -> tuple[str, ...]:
+        """The secret keys, or a clear start-up error when none is configured."""
+        if not self.secret_key:
+            raise ValueError(
+                "secret_key: no secret configured. Set BEACONGUARD_SECRET_KEY (comma-separated "
+                "keys, newest last) or pass Settings(secret_key=...)"
+            )
+        return self.secret_key
+
+    @property
+    def signing_key(self) -> bytes:
+        """The newest secret key, as bytes: it signs and derives hashing keys."""
+        return self.require_secret()[-1].encode()
+
+
+def _as_tuple(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    return tuple(str(v) for v in value)
+
+
+def _choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name}: {value!r} is not one of {', '.join(map(repr, allowed))}")
+
+
+def _int_range(name: str, value: object, lo: int, hi: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ValueError(f"{name}: must be a whole number from {lo} to {hi}, got {value!r}")
+
+
+def _from_string(f: dataclasses.Field[Any], raw: str) -> Any:
+    """Turn one environment variable into the field's type, with a helpful error."""
+    default = f.default if f.default is not dataclasses.MISSING else None
+    name = f.name
+    kind = str(f.type)
+    if kind.startswith("tuple"):
+        return _as_tuple(raw)
+    if kind.startswith("Mapping"):
+        # KEY=VALUE,KEY=VALUE
+        out = {}
+        for part in _as_tuple(raw):
+            key, sep, val = part.partition("=")
+            if not sep:
+                raise ValueError(f"BEACONGUARD_{name.upper()}: expected KEY=VALUE, got {part!r}")
+            out[key.strip()] = val.strip()
+        return out
+    if isinstance(default, bool) or kind == "bool":
+        low = raw.strip().lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off", ""):
+            return False
+        raise ValueError(f"BEACONGUARD_{name.upper()}: expected true or false, got {raw!r}")
+    if kind == "int" or (isinstance(default, int) and "float" not in kind):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(
+                f"BEACONGUARD_{name.upper()}: expected a whole number, got {raw!r}"
+            ) from None
+    if "float" in kind:
+        if raw.strip() == "" and "None" in kind:
+            return None
+        try:
+            return float(raw)
+        except ValueError:
+            raise ValueError(f"BEACONGUARD_{name.upper()}: expected a number, got {raw!r}") from None
+    return raw
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ValueError(f"config: no TOML file at {str(path)!r}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"config: {path} is not valid TOML: {exc}") from None
+    table = data.get("beaconguard", data)
+    known = {f.name for f in fields(Settings)}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ValueError(f"config: unknown setting(s) in {path}: {', '.join(unknown)}")
+    return dict(table)

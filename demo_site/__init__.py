@@ -1,0 +1,1 @@
+"""A small Starlette shop and blog that uses every beaconguard feature."""

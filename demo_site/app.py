@@ -1,0 +1,71 @@
+"""The demo site: ``uvicorn demo_site.app:app`` (or ``make demo``).
+
+Reads the ``BEACONGUARD_*`` variables like any app would. Unlike a real deployment it
+creates what it lacks under ``./var/``: a secret key, the access log and the SQLite store.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from beaconguard import BeaconGuard, Settings
+from demo_site import pages
+
+VAR = Path(os.environ.get("BEACONGUARD_DEMO_VAR", "var"))
+
+
+def demo_settings() -> Settings:
+    """``Settings.from_env()``, with demo defaults under ``./var/`` for what is unset."""
+    VAR.mkdir(parents=True, exist_ok=True)
+    overrides: dict[str, object] = {}
+    if not os.environ.get("BEACONGUARD_SECRET_KEY"):
+        key_file = VAR / "secret.key"
+        if not key_file.exists():
+            key_file.write_text(secrets.token_urlsafe(32))
+            key_file.chmod(0o600)
+        overrides["secret_key"] = key_file.read_text().strip()
+    if "BEACONGUARD_ACCESS_LOG" not in os.environ:
+        overrides["access_log"] = str(VAR / "access.log")
+    if "BEACONGUARD_STORE" not in os.environ:
+        overrides["store"] = f"sqlite:///{VAR / 'stats.db'}"
+    return Settings.from_env(**overrides)
+
+
+def html(body: str | None) -> Response:
+    if body is None:
+        return HTMLResponse(pages.page("Not found", "<p>No such page.</p>"), status_code=404)
+    return HTMLResponse(body)
+
+
+async def home(request: Request) -> Response:
+    return html(pages.home())
+
+
+async def product(request: Request) -> Response:
+    return html(pages.product(request.path_params["id"]))
+
+
+async def post(request: Request) -> Response:
+    return html(pages.post(request.path_params["slug"]))
+
+
+async def search(request: Request) -> Response:
+    return html(pages.search(request.query_params.get("q", "")[:100]))
+
+
+routes = [
+    Route("/", home),
+    Route("/products/{id:int}", product),
+    Route("/blog/{slug}", post),
+    Route("/search", search),
+]
+
+site = Starlette(routes=routes)
+app = BeaconGuard(site, settings=demo_settings())
