@@ -1,0 +1,232 @@
+"""The dashboard's HTML, rendered on the server from report dicts.
+
+One self-contained page: inline SVG chart, one ``<style>`` block whose hash goes into the
+Content-Security-Policy, no script, no external request, no cookie. Bars are ``<span>``s
+sized by class (5 % steps) rather than by ``style=`` attributes, so the policy can stay
+strict. The layout is a grid of cards that collapses to one column on a phone.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from html import escape
+from typing import Any
+
+from beaconguard.reports.svg import daily_chart
+
+Report = Mapping[str, Any]
+
+#: Period links offered above the chart (value of ``since``, label).
+PERIODS = (("7d", "7 days"), ("30d", "30 days"), ("90d", "90 days"))
+
+_BAR_CLASSES = "".join(f".w{i}{{width:{i * 5}%}}" for i in range(21))
+
+CSS = (
+    "*{box-sizing:border-box}"
+    "body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1b1b1b;background:#f6f6f3}"
+    "header,main,footer{max-width:72rem;margin:0 auto;padding:.75rem 1rem}"
+    "h1{font-size:1.4rem;margin:.2rem 0}h2{font-size:1.05rem;margin:0 0 .5rem}"
+    "nav a{display:inline-block;margin:0 .4rem .3rem 0;padding:.15rem .6rem;border-radius:1rem;"
+    "border:1px solid #9aa;color:#124;text-decoration:none}"
+    "nav a[aria-current]{background:#124;color:#fff;border-color:#124}"
+    ".totals{display:grid;grid-template-columns:repeat(auto-fit,minmax(9rem,1fr));gap:.6rem;"
+    "margin:.5rem 0 1rem;padding:0;list-style:none}"
+    ".totals li{background:#fff;border-radius:.5rem;padding:.6rem .8rem;"
+    "box-shadow:0 1px 2px #0002}"
+    ".totals b{display:block;font-size:1.5rem}"
+    ".grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(19rem,1fr));gap:1rem}"
+    "section,figure{background:#fff;border-radius:.5rem;padding:.8rem;margin:0;"
+    "box-shadow:0 1px 2px #0002;min-width:0}"
+    "figure{margin-bottom:1rem}svg.chart{width:100%;height:auto;display:block}"
+    "table{width:100%;border-collapse:collapse;font-variant-numeric:tabular-nums}"
+    "th,td{padding:.25rem .3rem;text-align:right;vertical-align:top}"
+    "th{font-weight:600;border-bottom:1px solid #ccc}"
+    "th:first-child,td:first-child{text-align:left;overflow-wrap:anywhere;width:55%}"
+    "td.bar{width:22%;padding-left:.5rem}"
+    "td.bar span{display:block;height:.7rem;margin-top:.35rem;background:#6b9bd1;"
+    "border-radius:2px}"
+    ".note{color:#555;font-size:.85rem;margin:.4rem 0 0}"
+    ".empty{color:#555}"
+    "details{margin-top:.5rem}summary{cursor:pointer}"
+    "footer{color:#555;font-size:.85rem}"
+    "@media (max-width:30rem){body{font-size:14px}td.bar{display:none}"
+    "th.bar{display:none}}" + _BAR_CLASSES
+)
+
+#: The ``style-src`` source that allows exactly :data:`CSS` and nothing else.
+CSS_HASH = "'sha256-" + base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode() + "'"
+
+#: Content-Security-Policy for the page: no script at all, only our own stylesheet.
+CSP = (
+    f"default-src 'none'; style-src {CSS_HASH}; img-src 'self'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
+@dataclass(frozen=True)
+class DashboardView:
+    """Everything the page shows, already computed (and already k-thresholded)."""
+
+    start: str
+    end: str
+    min_visitors: int
+    noise_epsilon: float | None
+    totals: Mapping[str, Any]
+    series: Sequence[Mapping[str, Any]]
+    #: (heading, dimension name, report) per table card, in page order.
+    sections: Sequence[tuple[str, str, Report]]
+    consent: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    bots: Mapping[str, int] = field(default_factory=dict)
+    since: str | None = None
+    title: str = "Statistics"
+
+
+def _n(value: Any) -> str:
+    try:
+        return f"{int(value or 0):,}"
+    except (TypeError, ValueError):
+        return "0"
+
+
+def _bar_class(value: float, maximum: float) -> str:
+    if maximum <= 0 or value <= 0:
+        return "w0"
+    return f"w{max(1, round(min(value / maximum, 1.0) * 20))}"
+
+
+def _withheld(report: Report) -> int:
+    return int((report.get("suppressed") or {}).get("rows", 0) or 0)
+
+
+def _table_card(heading: str, dimension: str, report: Report) -> str:
+    rows = list(report.get("rows", ()))
+    hid = "h-" + dimension.replace("_", "-")
+    parts = [f'<section aria-labelledby="{hid}"><h2 id="{hid}">{escape(heading)}</h2>']
+    if rows:
+        top = max(int(r.get("visitors", 0) or 0) for r in rows)
+        parts.append(
+            f'<table><thead><tr><th scope="col">{escape(dimension)}</th>'
+            '<th scope="col">visitors</th><th class="bar"></th><th scope="col">pageviews</th>'
+            "</tr></thead><tbody>"
+        )
+        for r in rows:
+            visitors = int(r.get("visitors", 0) or 0)
+            parts.append(
+                f"<tr><td>{escape(str(r.get('key', '')))}</td><td>{_n(visitors)}</td>"
+                f'<td class="bar" aria-hidden="true"><span class="{_bar_class(visitors, top)}">'
+                f"</span></td><td>{_n(r.get('pageviews'))}</td></tr>"
+            )
+        parts.append("</tbody></table>")
+    else:
+        parts.append('<p class="empty">Nothing to show for this period.</p>')
+    withheld = _withheld(report)
+    if withheld:
+        parts.append(
+            f'<p class="note">{withheld} row{"s" if withheld != 1 else ""} with fewer than '
+            f"{report.get('min_visitors')} visitors withheld.</p>"
+        )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _consent_card(consent: Mapping[str, Mapping[str, Any]]) -> str:
+    parts = ['<section aria-labelledby="h-consent"><h2 id="h-consent">Consent choices</h2>']
+    if not consent:
+        parts.append('<p class="empty">No consent choices recorded in this period.</p>')
+    else:
+        parts.append(
+            '<table><thead><tr><th scope="col">category</th><th scope="col">granted</th>'
+            '<th class="bar"></th><th scope="col">denied</th></tr></thead><tbody>'
+        )
+        for category in sorted(consent):
+            c = consent[category]
+            granted, denied = int(c.get("granted", 0) or 0), int(c.get("denied", 0) or 0)
+            total = granted + denied
+            rate = f"{granted / total:.0%}" if total else "no choices"
+            parts.append(
+                f"<tr><td>{escape(str(category))}</td><td>{_n(granted)} ({rate})</td>"
+                f'<td class="bar" aria-hidden="true"><span class="{_bar_class(granted, total)}">'
+                f"</span></td><td>{_n(denied)}</td></tr>"
+            )
+        parts.append("</tbody></table>")
+        parts.append('<p class="note">Share of choices that granted each category.</p>')
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _bots_card(bots: Mapping[str, int]) -> str:
+    parts = ['<section aria-labelledby="h-bots"><h2 id="h-bots">Filtered as bots</h2>']
+    items = sorted(((str(k), int(v or 0)) for k, v in bots.items()), key=lambda kv: -kv[1])
+    if not items or not any(v for _, v in items):
+        parts.append('<p class="empty">No bot requests filtered in this period.</p>')
+    else:
+        top = items[0][1]
+        parts.append(
+            '<table><thead><tr><th scope="col">reason</th><th scope="col">requests</th>'
+            '<th class="bar"></th></tr></thead><tbody>'
+        )
+        for reason, count in items:
+            parts.append(
+                f"<tr><td>{escape(reason)}</td><td>{_n(count)}</td>"
+                f'<td class="bar" aria-hidden="true"><span class="{_bar_class(count, top)}">'
+                "</span></td></tr>"
+            )
+        parts.append("</tbody></table>")
+        parts.append('<p class="note">Not counted in any number above.</p>')
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _series_table(series: Sequence[Mapping[str, Any]]) -> str:
+    rows = "".join(
+        f"<tr><td>{escape(str(p.get('day', '')))}</td><td>{_n(p.get('pageviews'))}</td>"
+        f"<td>{_n(p.get('visitors'))}</td></tr>"
+        for p in series
+    )
+    return (
+        "<details><summary>Daily numbers as a table</summary><table><thead><tr>"
+        '<th scope="col">day</th><th scope="col">pageviews</th><th scope="col">visitors</th>'
+        f"</tr></thead><tbody>{rows}</tbody></table></details>"
+    )
+
+
+def render_dashboard(view: DashboardView) -> str:
+    """The whole dashboard page as HTML."""
+    nav = "".join(
+        f'<a href="?since={value}"{" aria-current=page" if view.since == value else ""}>'
+        f"{label}</a>"
+        for value, label in PERIODS
+    )
+    totals = view.totals
+    bot_total = sum(int(v or 0) for v in view.bots.values())
+    withheld = sum(_withheld(report) for _, _, report in view.sections)
+    cards = "".join(_table_card(h, d, r) for h, d, r in view.sections)
+    noise = (
+        f" Counts carry random noise (epsilon {view.noise_epsilon})."
+        if view.noise_epsilon is not None
+        else ""
+    )
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        '<meta name="referrer" content="no-referrer">'
+        f"<title>{escape(view.title)} · beaconguard</title><style>{CSS}</style></head><body>"
+        f"<header><h1>{escape(view.title)}</h1>"
+        f'<p class="note">{escape(view.start)} to {escape(view.end)} (UTC days)</p>'
+        f'<nav aria-label="Period">{nav}</nav></header><main>'
+        '<ul class="totals" aria-label="Totals">'
+        f"<li>Pageviews<b>{_n(totals.get('pageviews'))}</b></li>"
+        f"<li>Visitors<b>{_n(totals.get('visitors'))}</b></li>"
+        f"<li>Events<b>{_n(totals.get('events'))}</b></li>"
+        f"<li>Bot requests filtered<b>{_n(bot_total)}</b></li></ul>"
+        f"<figure>{daily_chart(view.series)}{_series_table(view.series)}</figure>"
+        f'<div class="grid">{cards}{_consent_card(view.consent)}{_bots_card(view.bots)}</div>'
+        "</main><footer><p>"
+        f"Rows with fewer than {view.min_visitors} visitors are withheld (k-threshold); "
+        f"{withheld} row{'s' if withheld != 1 else ''} withheld on this page.{noise} "
+        "Visitors are counted per day without storing any identifier.</p></footer>"
+        "</body></html>"
+    )
