@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
+from beaconguard.reports.render import key_label
 from beaconguard.reports.svg import daily_chart
 
 Report = Mapping[str, Any]
@@ -115,7 +116,7 @@ def _table_card(heading: str, dimension: str, report: Report) -> str:
         for r in rows:
             visitors = int(r.get("visitors", 0) or 0)
             parts.append(
-                f"<tr><td>{escape(str(r.get('key', '')))}</td><td>{_n(visitors)}</td>"
+                f"<tr><td>{escape(key_label(r.get('key'), dimension))}</td><td>{_n(visitors)}</td>"
                 f'<td class="bar" aria-hidden="true"><span class="{_bar_class(visitors, top)}">'
                 f"</span></td><td>{_n(r.get('pageviews'))}</td></tr>"
             )
@@ -227,6 +228,8 @@ def render_dashboard(view: DashboardView) -> str:
         "</main><footer><p>"
         f"Rows with fewer than {view.min_visitors} visitors are withheld (k-threshold); "
         f"{withheld} row{'s' if withheld != 1 else ''} withheld on this page.{noise} "
-        "Visitors are counted per day without storing any identifier.</p></footer>"
+        "Visitors are unique per day, counted without storing any identifier; over several "
+        "days their daily numbers are added up, since nothing links one day to the next."
+        "</p></footer>"
         "</body></html>"
     )

@@ -28,6 +28,13 @@ _EIGHTHS = " ▏▎▍▌▋▊▉"
 _FULL = "█"
 
 
+def key_label(key: object, by: str) -> str:
+    """How a row's key reads to people: an empty key (no referrer, unknown) gets words."""
+    if key is None or key == "":
+        return "(direct or none)" if by == "referrer" else "(none)"
+    return str(key)
+
+
 def render_json(report: Report, *, indent: bool = True) -> str:
     """The report as one JSON object (the API's and ``--format json``'s shape)."""
     option = orjson.OPT_INDENT_2 if indent else 0
@@ -105,7 +112,7 @@ def render_table(report: Report, *, bar_width: int = 20) -> Table:
         table.add_row(
             str(rank),
             # Text(), not a str: a key is data, never rich markup.
-            Text(str(row.get("key", ""))),
+            Text(key_label(row.get("key"), by)),
             f"{visitors:,}",
             bar(visitors, top, bar_width),
             f"{int(row.get('pageviews', 0) or 0):,}",
