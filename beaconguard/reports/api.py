@@ -27,7 +27,9 @@ _MAX_QUERY = 4096
 log = logging.getLogger("beaconguard.reports")
 
 
-def _headers(content_type: bytes, extra: tuple[tuple[bytes, bytes], ...] = ()) -> list:  # type: ignore[type-arg]
+def _headers(
+    content_type: bytes, extra: tuple[tuple[bytes, bytes], ...] = ()
+) -> list[tuple[bytes, bytes]]:
     return [
         (b"content-type", content_type),
         (b"cache-control", b"no-store"),
