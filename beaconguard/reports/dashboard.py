@@ -125,6 +125,9 @@ class Dashboard:
             self.store.close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
         if scope["type"] != "http":
             return
         method = scope.get("method", "GET")
@@ -159,6 +162,17 @@ class Dashboard:
                                             "answer; try again shortly."), head)
             return
         await _page(send, 200, render_dashboard(view), head)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        # Served on its own (not under a Mount), it owns its store's lifetime.
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
 
     @staticmethod
     def _period(raw: bytes) -> tuple[str | None, _dt.date, _dt.date]:

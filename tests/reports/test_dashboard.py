@@ -1,0 +1,105 @@
+"""The dashboard app over real stores filled through the real aggregator."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from starlette.testclient import TestClient
+
+from beaconguard.reports.dashboard import Dashboard
+from beaconguard.reports.page import CSP
+from tests.reports.conftest import DAY0, PLANTED, TOKEN
+
+PERIOD = {"from": DAY0, "to": DAY0}
+
+
+def words(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+@pytest.fixture
+def dashboard(fed_store, make_settings):  # type: ignore[no-untyped-def]
+    return Dashboard(make_settings(report_token=TOKEN, min_visitors=5), store=fed_store)
+
+
+def test_token_as_basic_password_or_bearer(dashboard) -> None:  # type: ignore[no-untyped-def]
+    c = TestClient(dashboard)
+    r = c.get("/", params=PERIOD)
+    assert r.status_code == 401
+    assert r.headers["www-authenticate"].startswith("Basic ")
+    assert "Top pages" not in r.text
+    assert c.get("/", params=PERIOD, auth=("me", "wrong")).status_code == 401
+    assert c.get("/", params=PERIOD, auth=("me", TOKEN)).status_code == 200
+    ok = c.get("/", params=PERIOD, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert ok.status_code == 200
+
+
+def test_page_content_from_the_store(dashboard) -> None:  # type: ignore[no-untyped-def]
+    r = TestClient(dashboard).get("/", params=PERIOD, auth=("me", TOKEN))
+    assert r.headers["content-type"] == "text/html; charset=utf-8"
+    assert r.headers["content-security-policy"] == CSP
+    assert r.headers["cache-control"] == "no-store"
+    text = words(r.text)
+    assert "Pageviews 31" in text and "Visitors 21" in text
+    assert "Bot requests filtered 5" in text and "crawler 4" in text and "tool 1" in text
+    assert "news.example" in text and "Chrome" in text and "desktop" in text
+    assert "statistics 2 (67%)" in text and "marketing 1 (33%)" in text
+    assert "/a" in text and "/c" in text
+    assert "/b" not in text.replace("/blog", "")  # 3 visitors: below k = 5
+    assert "with fewer than 5 visitors withheld" in text
+    assert "<svg" in r.text and "2026-03-10" in text
+
+
+def test_mounted_in_an_app_and_unprotected_behind_own_auth(fed_store, make_settings) -> None:  # type: ignore[no-untyped-def]
+    board = Dashboard(make_settings(), store=fed_store, protect=False)
+    app = Starlette(routes=[Mount("/stats", app=board)])
+    r = TestClient(app).get("/stats/", params=PERIOD)
+    assert r.status_code == 200 and "Top pages" in r.text
+
+
+def test_protect_needs_a_token(fed_store, make_settings) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError, match="protect=False"):
+        Dashboard(make_settings(), store=fed_store)
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [("since=forever", "number of days"), ("from=2026-02-30", "not a date"),
+     ("period=7d", "unknown parameter"), ("from=2026-03-05&to=2026-03-01", "after")],
+)
+def test_bad_period_is_400_with_a_reason(dashboard, query, reason) -> None:  # type: ignore[no-untyped-def]
+    r = TestClient(dashboard).get("/?" + query, auth=("me", TOKEN))
+    assert r.status_code == 400 and reason in r.text
+
+
+def test_default_period_and_period_links(dashboard) -> None:  # type: ignore[no-untyped-def]
+    r = TestClient(dashboard).get("/", auth=("me", TOKEN))
+    assert r.status_code == 200
+    assert '<a href="?since=30d" aria-current=page>' in r.text
+    r = TestClient(dashboard).get("/?since=7d", auth=("me", TOKEN))
+    assert '<a href="?since=7d" aria-current=page>' in r.text
+
+
+def test_only_get(dashboard) -> None:  # type: ignore[no-untyped-def]
+    r = TestClient(dashboard).post("/", auth=("me", TOKEN))
+    assert r.status_code == 405
+
+
+def test_own_store_opened_and_closed_on_lifespan(tmp_path, make_settings) -> None:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'own.db'}"
+    board = Dashboard(make_settings(store=url, report_token=TOKEN))
+    with TestClient(board) as c:
+        r = c.get("/", auth=("me", TOKEN))
+        assert r.status_code == 200 and "Nothing to show" in r.text
+
+
+def test_no_planted_identifier_on_the_page(fed_store, make_settings) -> None:  # type: ignore[no-untyped-def]
+    board = Dashboard(make_settings(min_visitors=1), store=fed_store, protect=False)
+    html = TestClient(board).get("/", params=PERIOD).text
+    assert "mail.example" in html  # the planted visit is shown (k = 1), as a bare host
+    for name, raw in PLANTED.items():
+        assert raw not in html, name
+    assert "alice" not in html and "PLANTED" not in html
