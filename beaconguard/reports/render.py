@@ -75,7 +75,7 @@ def suppressed_note(report: Report) -> str:
     k = report.get("min_visitors")
     sup = report.get("suppressed") or {}
     rows = int(sup.get("rows", 0) or 0)
-    parts = [f"rows with fewer than {k} visitors are withheld"]
+    parts = [f"rows with fewer than {k} visitor{'s' if k != 1 else ''} are withheld"]
     if rows:
         parts.append(
             f"{rows} row{'s' if rows != 1 else ''} withheld "

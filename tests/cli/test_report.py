@@ -1,0 +1,136 @@
+"""``beaconguard report`` over a real SQLite store filled through the aggregator."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from beaconguard.cli import main
+from beaconguard.stats.store import open_store
+from tests.reports.conftest import DAY0, PLANTED, fill
+
+PERIOD = ["--from", DAY0, "--to", DAY0]
+
+
+@pytest.fixture
+def db(tmp_path: Path, make_settings, monkeypatch) -> str:  # type: ignore[no-untyped-def]
+    for name in ("BEACONGUARD_STORE", "BEACONGUARD_MIN_VISITORS", "BEACONGUARD_NOISE_EPSILON",
+                 "BEACONGUARD_SECRET_KEY", "BEACONGUARD_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    url = f"sqlite:///{tmp_path / 'stats.db'}"
+    store = open_store(url)
+    fill(store, make_settings(store=url))
+    store.close()
+    return url
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
+    code = main(["report", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_json_is_the_report_object(db, capsys) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = run(capsys, "--store", db, *PERIOD, "--format", "json")
+    assert code == 0
+    body = json.loads(out)
+    assert [r["key"] for r in body["rows"]] == ["/a", "/c"]
+    assert body["min_visitors"] == 5 and body["suppressed"]["rows"] == 2
+    assert set(body) == {"by", "from", "to", "min_visitors", "noise_epsilon", "rows",
+                         "suppressed", "totals"}
+
+
+def test_table_has_bars_and_says_what_was_withheld(db, capsys) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = run(capsys, "--store", db, *PERIOD)
+    assert code == 0
+    assert "/a" in out and "█" in out
+    assert "2 rows withheld" in " ".join(out.split())
+
+
+def test_csv_with_filter_top_and_k(db, capsys) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = run(capsys, "--store", db, *PERIOD, "--format", "csv", "--by", "browser",
+                         "--filter", "page=/a", "--top", "1", "--min-visitors", "1")
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) == 1 and rows[0]["key"] in ("Chrome", "Firefox")
+    assert rows[0]["visitors"] == "5"
+    assert "withheld" in err
+
+
+def test_store_defaults_to_the_environment(db, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("BEACONGUARD_STORE", db)
+    monkeypatch.setenv("BEACONGUARD_MIN_VISITORS", "1")
+    code, out, _ = run(capsys, *PERIOD, "--format", "json", "--by", "referrer")
+    assert code == 0
+    body = json.loads(out)
+    assert body["min_visitors"] == 1
+    assert {"key": "mail.example", "pageviews": 2, "visitors": 2, "events": 0} in body["rows"]
+
+
+def test_since(db, capsys) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = run(capsys, "--store", db, "--since", "30d", "--format", "json")
+    assert code == 0 and json.loads(out)["from"] != json.loads(out)["to"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["--store", "postgres://x"], "is not a store URL"),
+        (["--store", "sqlite:///nowhere/at/all.db"], "no statistics database"),
+        (["--by", "colour"], "'colour' is not a dimension"),
+        (["--from", "2026-02-31"], "not a date"),
+        (["--since", "a week"], "not a number of days"),
+        (["--filter", "page"], "dimension=value"),
+        (["--top", "many"], "top: expected a whole number"),
+        (["--min-visitors", "0"], "min_visitors"),
+    ],
+)
+def test_mistakes_exit_non_zero_with_one_line(db, capsys, argv, words) -> None:  # type: ignore[no-untyped-def]
+    if "--store" not in argv:
+        argv = ["--store", db, *argv]
+    code, out, err = run(capsys, *argv)
+    assert code != 0 and out == ""
+    assert err.startswith("beaconguard report: ") and words in err
+    assert err.count("\n") == 1
+
+
+def test_no_store_at_all(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("BEACONGUARD_STORE", raising=False)
+    code, _, err = run(capsys, "--since", "7d")
+    assert code == 2 and "BEACONGUARD_STORE" in err and err.count("\n") == 1
+
+
+def test_not_a_database(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not sqlite" * 100)
+    code, _, err = run(capsys, "--store", f"sqlite:///{junk}")
+    assert code == 2 and "could not" in err and err.count("\n") == 1
+
+
+def test_no_planted_identifier_in_any_format(db, capsys) -> None:  # type: ignore[no-untyped-def]
+    out_all = []
+    for fmt in ("table", "json", "csv"):
+        for by in ("page", "referrer", "browser", "os", "country", "utm_source"):
+            code, out, err = run(capsys, "--store", db, *PERIOD, "--format", fmt, "--by", by,
+                                 "--min-visitors", "1")
+            assert code == 0
+            out_all.append(out + err)
+    text = "\n".join(out_all)
+    assert "mail.example" in text
+    for name, raw in PLANTED.items():
+        assert raw not in text, name
+
+
+def test_console_script_end_to_end(db) -> None:  # type: ignore[no-untyped-def]
+    proc = subprocess.run(
+        [sys.executable, "-m", "beaconguard", "report", "--store", db, *PERIOD, "--format",
+         "json"], capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["rows"][0]["key"] == "/a"
