@@ -23,7 +23,7 @@ from beaconguard.stats.store import Store, open_store
 FORMATS = ("table", "json", "csv")
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "report",
         help="popularity report: top pages, referrers, countries, ...",
