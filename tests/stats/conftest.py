@@ -8,8 +8,13 @@ from pathlib import Path
 import pytest
 
 from beaconguard.stats.store import Store, open_store
+from tests.support.redis_server import redis_available, redis_server
 
-BACKENDS = ["memory", "sqlite"]
+BACKENDS = [
+    "memory",
+    "sqlite",
+    pytest.param("redis", marks=pytest.mark.redis),
+]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -31,3 +36,23 @@ def store(store_url: str) -> Iterator[Store]:
         yield s
     finally:
         s.close()
+
+
+@pytest.fixture(scope="session")
+def redis_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One real redis-server for the session."""
+    if not redis_available():
+        pytest.skip("redis-server is not installed")
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture
+def redis_url(redis_server_url: str) -> Iterator[str]:
+    """The session's redis-server, emptied for each test."""
+    import redis
+
+    client = redis.Redis.from_url(redis_server_url)
+    client.flushall()
+    client.close()
+    yield redis_server_url
