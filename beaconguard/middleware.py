@@ -20,6 +20,7 @@ from beaconguard.accesslog.writer import LogWriter
 from beaconguard.anonymize.pipeline import Pipeline, Record, build_pipeline
 from beaconguard.beacon import SCOPE_KEY as BEACON_SCOPE_KEY
 from beaconguard.client import make_client_resolver
+from beaconguard.reports import part as reports_part
 from beaconguard.settings import Settings
 from beaconguard.stats import part as stats_part
 from beaconguard.stats.aggregator import Aggregator, counts_as_pageview
@@ -78,6 +79,9 @@ class BeaconGuard:
 
         # --- statistics: aggregator consumer, beacon routes, flush on shutdown ---
         self.stats: Aggregator | None = stats_part.attach(self) if s.stats else None
+
+        # --- reports: GET {route_prefix}/api/report, only when a report token is set ---
+        reports_part.attach(self)
 
         self._has_consumers = bool(self.consumers)
 
