@@ -13,9 +13,10 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from beaconguard import BeaconGuard, Settings
+from beaconguard.reports.dashboard import Dashboard
 from demo_site import pages
 
 VAR = Path(os.environ.get("BEACONGUARD_DEMO_VAR", "var"))
@@ -60,6 +61,18 @@ async def search(request: Request) -> Response:
     return html(pages.search(request.query_params.get("q", "")[:100]))
 
 
+def dashboard_route(guard: BeaconGuard) -> Mount:
+    """``/stats``: the dashboard over the middleware's own store.
+
+    Behind the report token (as the HTTP Basic password) when one is set; without one the
+    demo, which listens on loopback only, leaves it open.
+    """
+    s = guard.settings
+    store = guard.stats.store if guard.stats is not None else None
+    board = Dashboard(s, store=store, protect=s.report_token is not None, title="Demo statistics")
+    return Mount("/stats", app=board)
+
+
 routes = [
     Route("/", home),
     Route("/products/{id:int}", product),
@@ -69,3 +82,4 @@ routes = [
 
 site = Starlette(routes=routes)
 app = BeaconGuard(site, settings=demo_settings())
+site.router.routes.append(dashboard_route(app))
