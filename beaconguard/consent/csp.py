@@ -113,7 +113,9 @@ class CspBuilder:
         return "; ".join(" ".join([name, *sources]) for name, sources in directives.items())
 
 
-def _gate_sources(sources: list[str], granted: tuple[str, ...], denied: frozenset[str]) -> list[str]:
+def _gate_sources(
+    sources: list[str], granted: tuple[str, ...], denied: frozenset[str]
+) -> list[str]:
     if any(s.lower() == "'none'" for s in sources):
         return ["'none'"]
     out: list[str] = []

@@ -167,11 +167,7 @@ class ConsentGate:
             for piece in pieces:
                 name = piece.split("=", 1)[0].strip()
                 cat = category(name)
-                if cat is None:
-                    ok = not block
-                else:
-                    ok = cat in allowed
-                if ok:
+                if (not block) if cat is None else cat in allowed:
                     kept.append(piece.strip())
                 else:
                     dropped = True

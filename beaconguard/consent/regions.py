@@ -15,10 +15,11 @@ from typing import Any
 from beaconguard.consent.categories import OPTIONAL
 
 EU = (
-    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE"
-).split()
+    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE",
+    "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE",
+)
 EEA = (*EU, "IS", "LI", "NO")
-GROUPS: dict[str, tuple[str, ...]] = {"EU": tuple(EU), "EEA": EEA}
+GROUPS: dict[str, tuple[str, ...]] = {"EU": EU, "EEA": EEA}
 
 
 def parse_policy(key: str, value: Any) -> frozenset[str]:

@@ -69,7 +69,7 @@ class CookieEntry:
         if party == "third" and not domain:
             raise ValueError(f"{where}.domain: a third-party cookie needs its domain")
         self.name = name
-        self.category: str = category  # type: ignore[assignment]
+        self.category: str = category
         self.match: str = match
         self.purpose: str = raw.get("purpose", "")
         self.lifetime: str | int = lifetime
@@ -125,7 +125,7 @@ class CookieRegistry:
         self._cache_size = cache_size
 
     def category(self, name: str | bytes) -> str | None:
-        """The category of cookie ``name`` (``str`` or latin-1 ``bytes``); ``None`` if unregistered."""
+        """The category of cookie ``name`` (text or latin-1 bytes); ``None`` if unregistered."""
         hit = self._cache.get(name, _MISS)
         if hit is not _MISS:
             return hit  # type: ignore[return-value]
