@@ -154,7 +154,11 @@ class CookieRegistry:
     def exact_names(self, categories: Iterable[str]) -> tuple[str, ...]:
         """The exactly named cookies of ``categories`` (what a purge can name unseen)."""
         wanted = set(categories)
-        return tuple(e.name for e in self.entries if e.match == "exact" and e.category in wanted)
+        # A third party's cookies live on its domain: this site cannot name them.
+        return tuple(
+            e.name for e in self.entries
+            if e.match == "exact" and e.category in wanted and e.party == "first"
+        )
 
     def entries_for(self, name: str) -> list[CookieEntry]:
         """The entries that match ``name`` (for domain and path variants of a purge)."""
