@@ -8,8 +8,9 @@ and visits become anonymous statistics. Mount one middleware::
 """
 
 from beaconguard.accesslog import AnonymizingAccessFilter
+from beaconguard.consent import ConsentState, consent_for
 from beaconguard.middleware import BeaconGuard
 from beaconguard.settings import Settings
 
-__all__ = ["AnonymizingAccessFilter", "BeaconGuard", "Settings"]
+__all__ = ["AnonymizingAccessFilter", "BeaconGuard", "ConsentState", "Settings", "consent_for"]
 __version__ = "0.1.0"

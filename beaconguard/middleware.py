@@ -20,6 +20,8 @@ from beaconguard.accesslog.writer import LogWriter
 from beaconguard.anonymize.pipeline import Pipeline, Record, build_pipeline
 from beaconguard.beacon import SCOPE_KEY as BEACON_SCOPE_KEY
 from beaconguard.client import make_client_resolver
+from beaconguard.consent.endpoints import build_routes as consent_routes
+from beaconguard.consent.gate import ConsentGate
 from beaconguard.reports import part as reports_part
 from beaconguard.settings import Settings
 from beaconguard.stats import part as stats_part
@@ -77,6 +79,14 @@ class BeaconGuard:
             self.consumers.append(self._log_consumer(self.access_log))
             self._closers.append(self.access_log.close)
 
+        # Consent gate: resolves a state per request, strips the request's Cookie header
+        # and filters the app's response start (see beaconguard/consent/gate.py).
+        self.consent: ConsentGate | None = None
+        if s.consent:
+            self.consent = ConsentGate(s, resolve_client=self._resolve_client)
+            self._wanted_headers.update(self.consent.wanted_headers)
+            self.routes.update(consent_routes(self.consent, s.route_prefix))
+
         # --- statistics: aggregator consumer, beacon routes, flush on shutdown ---
         self.stats: Aggregator | None = stats_part.attach(self) if s.stats else None
 
@@ -115,15 +125,35 @@ class BeaconGuard:
         for name, value in scope["headers"]:
             key = wanted.get(name)
             if key is not None:
-                found[key] = value.decode("latin-1")
+                if key in found:  # a repeated header (HTTP/2 splits Cookie): keep them all
+                    sep = "; " if key == "cookie" else ", "
+                    found[key] = found[key] + sep + value.decode("latin-1")
+                else:
+                    found[key] = value.decode("latin-1")
 
+        gate = self.consent
+        consent = None
+        stale: tuple[str, ...] = ()
+        if gate is not None:
+            scope, consent, stale = gate.enter(scope, found)
         target = self.routes.get(scope["path"], self.app)
+        # Only the app's responses are gated; the gate's own endpoints set what they mean to.
+        gated = gate is not None and target is self.app
         response: list[Any] = [0, 0, ""]  # status, bytes, content type
         mark_counted = self.stats is not None
 
         async def send_wrapper(message: Message) -> None:
             mtype = message["type"]
             if mtype == "http.response.start":
+                if gated:
+                    assert gate is not None and consent is not None
+                    message = gate.response_start(
+                        message,
+                        consent,
+                        stale,
+                        found.get("host", ""),
+                        scope.get("scheme") == "https",
+                    )
                 response[0] = message["status"]
                 for name, value in message.get("headers", ()):
                     if name.lower() == b"content-type":
@@ -147,7 +177,7 @@ class BeaconGuard:
             raise
         finally:
             if self._has_consumers:
-                self._finish(scope, found, response, now, started)
+                self._finish(scope, found, response, now, started, consent)
 
     def _finish(
         self,
@@ -156,6 +186,7 @@ class BeaconGuard:
         response: list[Any],
         now: float,
         started: float,
+        consent: object = None,
     ) -> None:
         peer = scope.get("client")
         route = scope.get("route")
@@ -181,6 +212,7 @@ class BeaconGuard:
             duration_ms=(time.perf_counter() - started) * 1000.0,
             content_type=response[2],
             headers=found,
+            consent=consent,
             beacon=scope.get(BEACON_SCOPE_KEY),
         )
         record = self.pipeline(visit)

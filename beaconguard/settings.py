@@ -89,6 +89,9 @@ class Settings:
     region_defaults: Mapping[str, str] = field(default_factory=dict)
     csp_mode: Literal["enforce", "report-only", "off"] = "enforce"
     consent_receipts: str | None = None
+    third_party_hosts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    consent_text: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    consent_clear_site_data: bool = False
     # --- routing ------------------------------------------------------------------------
     route_prefix: str = "/_bg"
 
@@ -108,8 +111,12 @@ class Settings:
         _set(self, "beacon_hosts", tuple(h.lower() for h in _as_tuple(self.beacon_hosts)))
         _set(self, "beacon_props", _as_tuple(self.beacon_props))
         _set(self, "log_headers", tuple(h.lower() for h in _as_tuple(self.log_headers)))
-        _set(self, "cookie_registry", tuple(self.cookie_registry))
+        _set(self, "cookie_registry", _registry_entries(self.cookie_registry))
         _set(self, "region_defaults", dict(self.region_defaults))
+        _set(self, "third_party_hosts", _host_lists(self.third_party_hosts))
+        _set(self, "consent_text", dict(self.consent_text))
+        if self.consent_receipts == "":
+            _set(self, "consent_receipts", None)
         if self.access_log == "":
             _set(self, "access_log", None)
         if self.geoip_db == "":
@@ -164,6 +171,7 @@ class Settings:
                 ) from None
         if self.geoip_db is not None and not Path(self.geoip_db).is_file():
             raise ValueError(f"geoip_db: no file at {self.geoip_db!r}")
+        _check_consent(self)
 
     # -- constructors ----------------------------------------------------------------------
 
@@ -232,6 +240,57 @@ def _choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
 def _int_range(name: str, value: object, lo: int, hi: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         raise ValueError(f"{name}: must be a whole number from {lo} to {hi}, got {value!r}")
+
+
+def _registry_entries(value: Any) -> tuple[Mapping[str, Any], ...]:
+    """Registry entries as tables; ``"name:category"`` strings (the env-var form) too."""
+    if isinstance(value, str | Mapping):
+        value = _as_tuple(value) if isinstance(value, str) else (value,)
+    out: list[Mapping[str, Any]] = []
+    for i, entry in enumerate(value):
+        if isinstance(entry, str):
+            name, sep, category = entry.rpartition(":")
+            if not sep or not name.strip():
+                raise ValueError(
+                    f"cookie_registry[{i}]: {entry!r} is not NAME:CATEGORY (e.g. _ga:statistics)"
+                )
+            entry = {"name": name.strip(), "category": category.strip()}
+        out.append(entry)
+    return tuple(out)
+
+
+def _host_lists(value: Any) -> dict[str, tuple[str, ...]]:
+    """``{category: hosts}``; a string of hosts (the env-var form) is split on spaces."""
+    if not isinstance(value, Mapping):
+        raise ValueError("third_party_hosts: must map a category to a list of hosts")
+    out = {}
+    for cat, hosts in value.items():
+        if isinstance(hosts, str):
+            hosts = hosts.split()
+        out[str(cat)] = tuple(str(h) for h in hosts)
+    return out
+
+
+def _check_consent(s: Settings) -> None:
+    """Validate the consent settings by building what the gate builds from them."""
+    # Imported here: the consent package builds on Settings.
+    from beaconguard.consent.categories import CATEGORIES, category_text
+    from beaconguard.consent.csp import check_host
+    from beaconguard.consent.regions import expand_regions
+    from beaconguard.consent.registry import CookieRegistry
+
+    if not s.consent_cookie or any(c in s.consent_cookie for c in "=; ,\t\r\n\"'"):
+        raise ValueError(f"consent_cookie: {s.consent_cookie!r} is not a valid cookie name")
+    CookieRegistry(s.cookie_registry)
+    expand_regions(s.region_defaults)
+    category_text(s.consent_text)
+    for cat, hosts in s.third_party_hosts.items():
+        if cat not in CATEGORIES:
+            raise ValueError(
+                f"third_party_hosts: unknown category {cat!r}; use one of {', '.join(CATEGORIES)}"
+            )
+        for host in hosts:
+            check_host(host)
 
 
 def _from_string(f: dataclasses.Field[Any], raw: str) -> Any:

@@ -20,6 +20,15 @@ from beaconguard.reports.dashboard import Dashboard
 from demo_site import pages
 
 VAR = Path(os.environ.get("BEACONGUARD_DEMO_VAR", "var"))
+# The stand-in third-party pixel (``python -m demo_site`` serves it on --pixel-port).
+PIXEL_ORIGIN = os.environ.get("DEMO_PIXEL_ORIGIN", "http://127.0.0.1:8001")
+
+# What the demo's cookies and beacons are for: the consent gate enforces it.
+DEMO_REGISTRY = (
+    {"name": "_ga", "category": "statistics", "purpose": "Analytics visitor id", "lifetime": 730},
+    {"name": "_ga_*", "category": "statistics", "purpose": "Analytics session", "lifetime": 730},
+    {"name": "_fbp", "category": "marketing", "purpose": "Advertising browser id", "lifetime": 90},
+)
 
 
 def demo_settings() -> Settings:
@@ -36,13 +45,22 @@ def demo_settings() -> Settings:
         overrides["access_log"] = str(VAR / "access.log")
     if "BEACONGUARD_STORE" not in os.environ:
         overrides["store"] = f"sqlite:///{VAR / 'stats.db'}"
+    if "BEACONGUARD_COOKIE_REGISTRY" not in os.environ:
+        overrides["cookie_registry"] = DEMO_REGISTRY
+    if "BEACONGUARD_THIRD_PARTY_HOSTS" not in os.environ:
+        overrides["third_party_hosts"] = {"marketing": [PIXEL_ORIGIN]}
     return Settings.from_env(**overrides)
 
 
 def html(body: str | None) -> Response:
     if body is None:
         return HTMLResponse(pages.page("Not found", "<p>No such page.</p>"), status_code=404)
-    return HTMLResponse(body)
+    response = HTMLResponse(body)
+    # Like real apps, the demo sets its tracking cookies on every page without asking;
+    # the consent gate removes them from the response unless the visitor agreed.
+    response.set_cookie("_ga", f"GA1.1.{secrets.randbelow(10**9)}", max_age=730 * 86400)
+    response.set_cookie("_fbp", f"fb.1.{secrets.randbelow(10**9)}", max_age=90 * 86400)
+    return response
 
 
 async def home(request: Request) -> Response:
@@ -80,6 +98,7 @@ routes = [
     Route("/search", search),
 ]
 
+pages.PIXEL_ORIGIN = PIXEL_ORIGIN
 site = Starlette(routes=routes)
 app = BeaconGuard(site, settings=demo_settings())
 site.router.routes.append(dashboard_route(app))

@@ -14,6 +14,9 @@ POSTS = {
     "anonymous-statistics": "What anonymous statistics mean",
 }
 
+#: Set by the app: where the stand-in third-party pixel is served.
+PIXEL_ORIGIN = "http://127.0.0.1:8001"
+
 STYLE = """
 body{font:16px/1.5 system-ui,sans-serif;margin:0;color:#1b1b1b;background:#fafaf7}
 header,main,footer{max-width:46rem;margin:0 auto;padding:1rem}
@@ -27,12 +30,33 @@ def page(title: str, body: str, extra_head: str = "") -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1">
-<title>{escape(title)} · beaconguard demo</title><style>{STYLE}</style>{extra_head}</head>
+<title>{escape(title)} · beaconguard demo</title><style>{STYLE}</style>{extra_head}
+<script src="/_bg/static/consent.js" defer></script>
+<script src="/_bg/static/banner.js" defer></script></head>
 <body><header><nav><a href="/">Home</a><a href="/products/1">Products</a>
 <a href="/blog/privacy-by-default">Blog</a><a href="/search">Search</a></nav></header>
 <main><h1>{escape(title)}</h1>{body}</main>
-<footer>This demo keeps no identifier: see <code>var/access.log</code>.</footer>
+{beacons()}
+<footer>This demo keeps no identifier: see <code>var/access.log</code>.
+<a href="#" data-consent-open>Privacy choices</a></footer>
 </body></html>"""
+
+
+def beacons() -> str:
+    """The third-party tags a typical site carries, written the consent-aware way.
+
+    The first image and the script wait for consent (``data-consent``, activated by
+    ``consent.js``); the last image is hard-coded, as in many templates: only the gate's
+    Content-Security-Policy keeps the browser from requesting it.
+    """
+    pixel = escape(PIXEL_ORIGIN)
+    return (
+        f'<img data-consent="marketing" data-src="{pixel}/p.gif?via=tag" alt="" width="1" '
+        'height="1">\n'
+        '<script type="text/plain" data-consent="statistics">'
+        'document.documentElement.dataset.stats = "on";</script>\n'
+        f'<img src="{pixel}/p.gif?via=img" alt="" width="1" height="1">'
+    )
 
 
 def home() -> str:

@@ -1,0 +1,388 @@
+"""The consent gate: the server keeps cookies to what the visitor allowed.
+
+On the way in it resolves one ``ConsentState`` per request (the signed cookie, else
+``Sec-GPC``, else the default for the visitor's country, else only necessary) and removes
+non-consented cookies from the ``Cookie`` header before the app sees them. On the way out
+(``http.response.start``) it removes every ``Set-Cookie`` the state does not allow, expires
+denied cookies the browser still sent, adds the beacon CSP to HTML and marks what it
+changed as private to shared caches.
+
+Everything that can be is decided at construction; a request that needs no change costs
+a few dict probes and copies nothing.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from starlette.types import Message, Scope
+
+from beaconguard.anonymize.geo import make_country_lookup
+from beaconguard.consent.categories import NECESSARY, OPTIONAL, category_text
+from beaconguard.consent.cookie import ConsentCookie
+from beaconguard.consent.csp import CspBuilder
+from beaconguard.consent.receipts import ReceiptLog, banner_hash
+from beaconguard.consent.regions import expand_regions
+from beaconguard.consent.registry import CookieRegistry
+from beaconguard.consent.state import ConsentState
+from beaconguard.settings import Settings
+
+log = logging.getLogger("beaconguard.consent")
+
+#: ``on_decision(decisions, source)``: called once per explicit decision.
+DecisionCallback = Callable[[Mapping[str, bool], str], None]
+ClientResolver = Callable[[str | None, str | None, str | None], str | None]
+
+_EXPIRED = b"=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
+_MAX_DOMAIN_VARIANTS = 5
+_MAX_REPORTED = 1024
+_HOSTNAME = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)+")
+
+
+class ConsentGate:
+    """Resolves consent per request and filters cookies and beacons to match it.
+
+    Built by :class:`~beaconguard.BeaconGuard` when ``settings.consent`` is on.
+    ``on_decision`` is called with ``(decisions, "explicit")`` for every decision a
+    visitor posts (the statistics part counts them); it may be set after construction.
+    """
+
+    #: Request headers the gate reads (added to the middleware's single header pass).
+    wanted_headers = {b"cookie": "cookie", b"sec-gpc": "sec-gpc"}
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        resolve_client: ClientResolver | None = None,
+        on_decision: DecisionCallback | None = None,
+    ) -> None:
+        s = settings
+        self.settings = s
+        self.on_decision = on_decision
+        self.cookie = ConsentCookie(s)
+        self.cookie_name = s.consent_cookie
+        self.registry = CookieRegistry(s.cookie_registry, necessary=(s.consent_cookie,))
+        self.unregistered = s.unregistered_cookies
+        self.text = category_text(s.consent_text)
+        self.revision = s.policy_revision
+        self.clear_site_data = s.consent_clear_site_data
+        #: Unregistered cookie names the app set (``report`` mode logs each once).
+        self.reported: set[str] = set()
+
+        hosts: dict[str, list[str]] = {}
+        for cat, names in s.third_party_hosts.items():
+            hosts.setdefault(cat, []).extend(names)
+        for cat, domains in self.registry.third_party_domains().items():
+            for domain in domains:
+                bare = domain.lstrip(".")
+                hosts.setdefault(cat, []).extend((bare, "*." + bare))
+        self.csp: CspBuilder | None = None
+        if s.csp_mode != "off":
+            self.csp = CspBuilder(hosts, report_only=s.csp_mode == "report-only")
+        self.reload_on_grant = frozenset(
+            cat for cat in OPTIONAL if s.csp_mode == "enforce" and hosts.get(cat)
+        )
+
+        self.receipts: ReceiptLog | None = None
+        if s.consent_receipts:
+            self.receipts = ReceiptLog(s.consent_receipts, banner_hash(self.text, self.revision))
+
+        # The non-explicit states are shared objects, built once.
+        rev = self.revision
+        gpc_strips = {"marketing"} | ({"statistics"} if s.gpc_denies_statistics else set())
+        self.default_state = ConsentState.granting((), "default", rev)
+        self.gpc_default = ConsentState.granting((), "gpc", rev)
+        self._regions: dict[str, tuple[ConsentState, ConsentState]] = {}
+        by_grant: dict[frozenset[str], tuple[ConsentState, ConsentState]] = {}
+        for country, granted in expand_regions(s.region_defaults).items():
+            if granted not in by_grant:
+                by_grant[granted] = (
+                    ConsentState.granting(granted, "region", rev),
+                    ConsentState.granting(granted - gpc_strips, "gpc", rev),
+                )
+            self._regions[country] = by_grant[granted]
+        self._any_region = self._regions.pop("*", None)
+        self._country = (
+            make_country_lookup(s.geoip_db) if self._regions or self._any_region else None
+        )
+        self._resolve_client = resolve_client
+
+    # -- request side ----------------------------------------------------------------------
+
+    def resolve(
+        self, cookie_value: str | None, gpc: bool, client: str | None = None
+    ) -> ConsentState:
+        """The state for one request, by precedence: explicit, GPC, region, default."""
+        state = self.cookie.loads(cookie_value) if cookie_value else None
+        if state is not None:
+            return state
+        if self._country is not None:
+            country = self._country(client)
+            pair = self._regions.get(country, self._any_region) if country else None
+            if pair is not None:
+                return pair[1] if gpc else pair[0]
+        return self.gpc_default if gpc else self.default_state
+
+    def enter(
+        self, scope: Scope, found: Mapping[str, str]
+    ) -> tuple[Scope, ConsentState, tuple[str, ...]]:
+        """Resolve the state and strip the request's non-consented cookies.
+
+        Returns the scope the app should see (the same object unless a cookie was
+        removed), the state (also put at ``scope["state"]["consent"]``) and the names of
+        denied registered cookies the browser still holds (the response expires them).
+        """
+        header = found.get("cookie")
+        pieces: list[str] = []
+        consent_value = None
+        if header:
+            pieces = header.split(";")
+            prefix = self.cookie_name + "="
+            for piece in pieces:
+                piece = piece.strip()
+                if piece.startswith(prefix):
+                    consent_value = piece[len(prefix):].strip('"')
+                    break
+        gpc = found.get("sec-gpc", "").strip() == "1"
+        client = None
+        if self._country is not None and consent_value is None and self._resolve_client:
+            peer = scope.get("client")
+            client = self._resolve_client(
+                peer[0] if peer else None, found.get("x-forwarded-for"), found.get("forwarded")
+            )
+        state = self.resolve(consent_value, gpc, client)
+        stale: tuple[str, ...] = ()
+        if pieces:
+            category = self.registry.category
+            allowed = state.allowed
+            block = self.unregistered == "block"
+            kept: list[str] = []
+            denied: list[str] = []
+            dropped = False
+            for piece in pieces:
+                name = piece.split("=", 1)[0].strip()
+                cat = category(name)
+                if (not block) if cat is None else cat in allowed:
+                    kept.append(piece.strip())
+                else:
+                    dropped = True
+                    if cat is not None:
+                        denied.append(name)
+            if dropped:
+                stale = tuple(dict.fromkeys(denied))
+                new_header = "; ".join(p for p in kept if p).encode("latin-1")
+                headers = [(k, v) for k, v in scope["headers"] if k != b"cookie"]
+                if new_header:
+                    headers.append((b"cookie", new_header))
+                scope = dict(scope)
+                scope["headers"] = headers
+        app_state = scope.get("state")
+        if app_state is None:
+            scope["state"] = {"consent": state}
+        else:
+            app_state["consent"] = state
+        return scope, state, stale
+
+    # -- response side ---------------------------------------------------------------------
+
+    def response_start(
+        self,
+        message: Message,
+        state: ConsentState,
+        stale: tuple[str, ...],
+        host: str,
+        secure: bool,
+    ) -> Message:
+        """Filter one ``http.response.start``; returns it unchanged when nothing applies."""
+        headers = message.get("headers") or ()
+        allowed = state.allowed
+        category = self.registry.category
+        drop: list[int] | None = None
+        html = False
+        app_csp = -1
+        cache_control = -1
+        csp = self.csp
+        csp_name = csp.header if csp is not None else b""
+        for i, (raw_name, value) in enumerate(headers):
+            name = raw_name.lower()
+            if name == b"set-cookie":
+                cname = value.split(b"=", 1)[0].strip()
+                cat = category(cname)
+                if cat is None:
+                    if self.unregistered == "allow":
+                        continue
+                    if self.unregistered == "report":
+                        self._report(cname)
+                        continue
+                elif cat in allowed:
+                    continue
+                if _is_deletion(value):
+                    continue  # expiring a cookie never needs consent
+                if drop is None:
+                    drop = []
+                drop.append(i)
+            elif name == b"content-type":
+                html = value[:9].lower() == b"text/html"
+            elif name == csp_name:
+                app_csp = i
+            elif name == b"cache-control":
+                cache_control = i
+        add_csp = html and csp is not None
+        if drop is None and not stale and not add_csp:
+            return message
+
+        policy = b""
+        if add_csp:
+            assert csp is not None
+            policy = csp.policy(state.mask, bytes(headers[app_csp][1]) if app_csp >= 0 else None)
+        out: list[tuple[bytes, bytes]] = []
+        for i, header in enumerate(headers):
+            if drop is not None and i in drop:
+                continue
+            # Only the app's first policy is merged; any further one stays as it was.
+            out.append((header[0], policy) if add_csp and i == app_csp else header)
+        if add_csp and app_csp < 0:
+            out.append((csp_name, policy))
+        # Visitor-specific: anything that depends on this visitor's choice. The strictest
+        # CSP (nothing optional granted) is safe for anyone, so it alone does not count.
+        private = drop is not None or bool(stale) or (add_csp and state.mask != 0)
+        if stale:
+            out.extend(self.expire_headers(stale, host, secure))
+        if private:
+            _mark_private(out, bytes(headers[cache_control][1]) if cache_control >= 0 else None)
+        new = dict(message)
+        new["headers"] = out
+        return new
+
+    def _report(self, name: bytes) -> None:
+        text = name.decode("latin-1")
+        if text in self.reported or len(self.reported) >= _MAX_REPORTED:
+            return
+        self.reported.add(text)
+        log.warning(
+            "unregistered cookie %r set by the app; add it to cookie_registry with a category",
+            text,
+        )
+
+    # -- purge -----------------------------------------------------------------------------
+
+    def expire_headers(
+        self, names: Iterable[str], host: str, secure: bool, paths: Iterable[str] = ()
+    ) -> list[tuple[bytes, bytes]]:
+        """``Set-Cookie`` headers expiring ``names`` on every domain and path they may use.
+
+        Domains: host-only, the host itself, each parent domain down to the registrable
+        one (a browser ignores a public suffix such as ``co.uk``, so naming it is
+        harmless) and any domain the registry gives. Paths: ``/``, the registry's path and
+        ``paths``.
+        """
+        out: list[tuple[bytes, bytes]] = []
+        base_domains = _domain_variants(host)
+        for name in dict.fromkeys(names):
+            if name.startswith("__Host-"):
+                out.append((b"set-cookie", name.encode("latin-1") + _EXPIRED
+                            + b"; Path=/; Secure"))
+                continue
+            domains = list(base_domains)
+            path_set = dict.fromkeys(["/", *paths])
+            for entry in self.registry.entries_for(name):
+                if entry.domain and entry.party == "first":
+                    domains.append(entry.domain.lstrip("."))
+                path_set[entry.path] = None
+            flags = b"; Secure" if secure or name.startswith("__Secure-") else b""
+            encoded = name.encode("latin-1") + _EXPIRED
+            for domain in dict.fromkeys(domains):
+                dom = b"" if domain is None else b"; Domain=" + domain.encode("latin-1")
+                for path in path_set:
+                    out.append(
+                        (b"set-cookie", encoded + b"; Path=" + path.encode("latin-1") + dom + flags)
+                    )
+        return out
+
+    def purge_names(self, categories: Iterable[str], present: Iterable[str]) -> list[str]:
+        """Cookie names to expire when ``categories`` are withdrawn: every exactly
+        registered name of theirs, and the present cookies that match them."""
+        cats = set(categories) - {NECESSARY}
+        if not cats:
+            return []
+        names = list(self.registry.exact_names(cats))
+        category = self.registry.category
+        names.extend(n for n in present if category(n) in cats)
+        return list(dict.fromkeys(names))
+
+    # -- decisions -------------------------------------------------------------------------
+
+    def record_decision(self, state: ConsentState, action: str = "decide") -> None:
+        """Tell the statistics callback and the receipt log about an explicit decision."""
+        if self.on_decision is not None:
+            try:
+                self.on_decision(state.decisions, "explicit")
+            except Exception:  # a counter must never break the visitor's choice
+                log.exception("consent on_decision callback failed")
+        if self.receipts is not None and state.consent_id is not None:
+            self.receipts.append(
+                state.consent_id, state.revision, state.decisions, action, state.decided_at
+            )
+
+    def describe(self) -> dict[str, Any]:
+        """Categories with their text, for the banner."""
+        return {
+            "categories": [
+                {"name": name, **self.text[name], "required": name == NECESSARY}
+                for name in (NECESSARY, *OPTIONAL)
+            ],
+            "banner": {
+                "title": self.text["banner"]["label"],
+                "text": self.text["banner"]["description"],
+            },
+        }
+
+
+def _is_deletion(value: bytes) -> bool:
+    low = value.lower()
+    return b"max-age=0" in low or b"expires=thu, 01 jan 1970" in low
+
+
+def _domain_variants(host: str) -> list[str | None]:
+    """Host-only (``None``), the host, and its parents down to the registrable domain."""
+    hostname = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    hostname = hostname.rstrip(".").lower()
+    out: list[str | None] = [None]
+    # The Host header is the visitor's to write: only a plain DNS name becomes a Domain.
+    if "." not in hostname or not _HOSTNAME.fullmatch(hostname):
+        return out
+    try:
+        ipaddress.ip_address(hostname)
+        return out  # an IP address takes no Domain attribute
+    except ValueError:
+        pass
+    labels = hostname.split(".")
+    suffixes = [".".join(labels[i:]) for i in range(len(labels) - 1)]
+    if len(suffixes) > _MAX_DOMAIN_VARIANTS:
+        # The host and the shortest parents (the registrable domain is among them).
+        suffixes = [suffixes[0], *suffixes[-(_MAX_DOMAIN_VARIANTS - 1):]]
+    out.extend(suffixes)
+    return out
+
+
+def _mark_private(headers: list[tuple[bytes, bytes]], existing: bytes | None) -> None:
+    """Make a response private to shared caches, keeping the app's other directives."""
+    if existing is not None:
+        low = existing.lower()
+        if b"private" in low or b"no-store" in low:
+            return
+        kept = [
+            d.strip() for d in existing.split(b",")
+            if d.strip() and d.strip().lower().split(b"=")[0] not in (b"public", b"s-maxage")
+        ]
+        value = b", ".join([b"private", *kept])
+        for i, (k, _) in enumerate(headers):
+            if k.lower() == b"cache-control":
+                headers[i] = (k, value)
+        return
+    headers.append((b"cache-control", b"private"))
