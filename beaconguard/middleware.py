@@ -89,6 +89,9 @@ class BeaconGuard:
 
         # --- statistics: aggregator consumer, beacon routes, flush on shutdown ---
         self.stats: Aggregator | None = stats_part.attach(self) if s.stats else None
+        if self.consent is not None and self.stats is not None:
+            # Visitors' decisions become the per-category consent rates in reports.
+            self.consent.on_decision = self.stats.add_consent
 
         # --- reports: GET {route_prefix}/api/report, only when a report token is set ---
         reports_part.attach(self)
