@@ -43,10 +43,12 @@ CSS = (
     "box-shadow:0 1px 2px #0002;min-width:0}"
     "figure{margin-bottom:1rem}svg.chart{width:100%;height:auto;display:block}"
     "table{width:100%;border-collapse:collapse;font-variant-numeric:tabular-nums}"
-    "th,td{padding:.25rem .3rem;text-align:right;vertical-align:top}"
+    "th,td{padding:.25rem .3rem;text-align:right;vertical-align:top;white-space:nowrap;"
+    "width:1%}"
     "th{font-weight:600;border-bottom:1px solid #ccc}"
-    "th:first-child,td:first-child{text-align:left;overflow-wrap:anywhere;width:55%}"
-    "td.bar{width:22%;padding-left:.5rem}"
+    "th:first-child,td:first-child{text-align:left;white-space:normal;width:auto;"
+    "overflow-wrap:break-word;word-break:break-word}"
+    "td.bar{width:4.5rem;min-width:3rem;padding-left:.5rem}"
     "td.bar span{display:block;height:.7rem;margin-top:.35rem;background:#6b9bd1;"
     "border-radius:2px}"
     ".note{color:#555;font-size:.85rem;margin:.4rem 0 0}"
@@ -54,7 +56,9 @@ CSS = (
     "details{margin-top:.5rem}summary{cursor:pointer}"
     "footer{color:#555;font-size:.85rem}"
     "@media (max-width:30rem){body{font-size:14px}td.bar{display:none}"
-    "th.bar{display:none}}" + _BAR_CLASSES
+    "th.bar{display:none}}"
+    "@media (max-width:40rem){.wide{display:none}}"
+    "@media (min-width:40.01rem){.narrow{display:none}}" + _BAR_CLASSES
 )
 
 #: The ``style-src`` source that allows exactly :data:`CSS` and nothing else.
@@ -223,10 +227,17 @@ def render_dashboard(view: DashboardView) -> str:
         f"<li>Visitors<b>{_n(totals.get('visitors'))}</b></li>"
         f"<li>Events<b>{_n(totals.get('events'))}</b></li>"
         f"<li>Bot requests filtered<b>{_n(bot_total)}</b></li></ul>"
-        f"<figure>{daily_chart(view.series)}{_series_table(view.series)}</figure>"
+        # Two drawings of one chart, the CSS shows one: SVG text scales with its viewBox,
+        # so a phone gets a narrower box whose labels stay readable.
+        '<figure><div class="wide">'
+        f"{daily_chart(view.series, id_prefix='daily-wide')}</div>"
+        '<div class="narrow">'
+        f"{daily_chart(view.series, width=360, height=240, id_prefix='daily-narrow')}</div>"
+        f"{_series_table(view.series)}</figure>"
         f'<div class="grid">{cards}{_consent_card(view.consent)}{_bots_card(view.bots)}</div>'
         "</main><footer><p>"
-        f"Rows with fewer than {view.min_visitors} visitors are withheld (k-threshold); "
+        f"Rows with fewer than {view.min_visitors} "
+        f"visitor{'' if view.min_visitors == 1 else 's'} are withheld (k-threshold); "
         f"{withheld} row{'s' if withheld != 1 else ''} withheld on this page.{noise} "
         "Visitors are unique per day, counted without storing any identifier; over several "
         "days their daily numbers are added up, since nothing links one day to the next."

@@ -18,7 +18,6 @@ from typing import Any
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 PAGEVIEWS_COLOUR = "#6b9bd1"
 VISITORS_COLOUR = "#b4470f"
-_MAX_X_LABELS = 7
 
 
 def nice_ceiling(value: float) -> tuple[int, int]:
@@ -113,7 +112,7 @@ def daily_chart(
         )
     else:
         slot = plot_w / n
-        bar_w = max(1.0, slot * 0.7)
+        bar_w = min(max(1.0, slot * 0.7), 48.0)  # one day alone is a bar, not a wall
         out.append(f'<g class="pageviews" fill="{PAGEVIEWS_COLOUR}">')
         for i, v in enumerate(views):
             if v:
@@ -121,7 +120,7 @@ def daily_chart(
                 out.append(
                     f'<rect x="{_num(x)}" y="{_num(y(v))}" width="{_num(bar_w)}" '
                     f'height="{_num(top + plot_h - y(v))}"><title>{_short(days[i])}: '
-                    f"{v:,} pageviews</title></rect>"
+                    f"{_count(v, 'pageview')}</title></rect>"
                 )
         out.append("</g>")
         points = " ".join(
@@ -137,11 +136,12 @@ def daily_chart(
         for i, v in enumerate(visitors):
             out.append(
                 f'<circle cx="{_num(left + (i + 0.5) * slot)}" cy="{_num(y(v))}" r="{radius}">'
-                f"<title>{_short(days[i])}: {v:,} visitors</title></circle>"
+                f"<title>{_short(days[i])}: {_count(v, 'visitor')}</title></circle>"
             )
         out.append("</g>")
         # X axis: at most a handful of day labels, always the first and the last day.
-        every = max(1, math.ceil(n / _MAX_X_LABELS))
+        max_labels = max(3, plot_w // 90)  # a label is about 45 px wide; leave a gap
+        every = max(1, math.ceil(n / max_labels))
         shown = sorted({*range(0, n, every), n - 1})
         if len(shown) > 1 and shown[-1] - shown[-2] < every:
             shown.pop(-2)  # keep the last day's label from overlapping its neighbour
@@ -166,8 +166,12 @@ def _describe(days: list[date | None], views: list[int], visitors: list[int]) ->
         return "No visits in this period."
     busiest = max(range(len(views)), key=views.__getitem__)
     return (
-        f"From {days[0] or '?'} to {days[-1] or '?'}: {sum(views):,} pageviews in total. "
-        f"Busiest day {days[busiest] or '?'} with {views[busiest]:,} pageviews and "
-        f"{visitors[busiest]:,} visitors. Daily visitors ranged from {min(visitors):,} "
-        f"to {max(visitors):,}."
+        f"From {days[0] or '?'} to {days[-1] or '?'}: {_count(sum(views), 'pageview')} in "
+        f"total. Busiest day {days[busiest] or '?'} with {_count(views[busiest], 'pageview')} "
+        f"and {_count(visitors[busiest], 'visitor')}. Daily visitors ranged from "
+        f"{min(visitors):,} to {max(visitors):,}."
     )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"

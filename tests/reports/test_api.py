@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
-from starlette.testclient import TestClient
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # starlette's note about httpx2
+    from starlette.testclient import TestClient
 
 from beaconguard.reports.api import ReportAPI
 from beaconguard.stats.query import ReportQuery, run_report

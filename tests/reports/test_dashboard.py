@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+import warnings
 
 import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
-from starlette.testclient import TestClient
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # starlette's note about httpx2
+    from starlette.testclient import TestClient
 
 from beaconguard.reports.dashboard import Dashboard
 from beaconguard.reports.page import CSP

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from collections.abc import Iterator
 
-import anyio
 import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # starlette's note about httpx2
+    from starlette.testclient import TestClient
 
 from beaconguard import BeaconGuard
 from tests.reports.conftest import PLANTED, TOKEN
@@ -41,12 +45,10 @@ def guard(make_settings, tmp_path) -> Iterator[BeaconGuard]:  # type: ignore[no-
 
 
 def get(app, path: str, *, client: str = "127.0.0.1", headers=None, params=None) -> httpx.Response:  # type: ignore[no-untyped-def]
-    async def go() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app, client=(client, 40000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://shop.example") as c:
-            return await c.get(path, headers=headers, params=params)
-
-    return anyio.run(go)
+    # TestClient runs the app on its own thread's loop, so this works even while the
+    # session's Playwright browser holds an event loop on the main thread.
+    c = TestClient(app, base_url="http://shop.example", client=(client, 40000))
+    return c.get(path, headers=headers, params=params)
 
 
 def test_traffic_shows_up_in_the_api(guard) -> None:  # type: ignore[no-untyped-def]
