@@ -38,7 +38,8 @@ CSS = (
     ".totals li{background:#fff;border-radius:.5rem;padding:.6rem .8rem;"
     "box-shadow:0 1px 2px #0002}"
     ".totals b{display:block;font-size:1.5rem}"
-    ".grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(19rem,1fr));gap:1rem}"
+    ".grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(24rem,100%),1fr));"
+    "gap:1rem}"
     "section,figure{background:#fff;border-radius:.5rem;padding:.8rem;margin:0;"
     "box-shadow:0 1px 2px #0002;min-width:0}"
     "figure{margin-bottom:1rem}svg.chart{width:100%;height:auto;display:block}"
@@ -48,15 +49,16 @@ CSS = (
     "th{font-weight:600;border-bottom:1px solid #ccc}"
     "th:first-child,td:first-child{text-align:left;white-space:normal;width:auto;"
     "overflow-wrap:break-word;word-break:break-word}"
-    "td.bar{width:4.5rem;min-width:3rem;padding-left:.5rem}"
-    "td.bar span{display:block;height:.7rem;margin-top:.35rem;background:#6b9bd1;"
-    "border-radius:2px}"
+    "td.k{position:relative}"
+    "td.k .bar{position:absolute;left:0;top:.15rem;bottom:.15rem;background:#dce8f6;"
+    "border-radius:3px}"
+    "td.k .label{position:relative;padding-left:.25rem}"
     ".note{color:#555;font-size:.85rem;margin:.4rem 0 0}"
     ".empty{color:#555}"
     "details{margin-top:.5rem}summary{cursor:pointer}"
     "footer{color:#555;font-size:.85rem}"
-    "@media (max-width:30rem){body{font-size:14px}td.bar{display:none}"
-    "th.bar{display:none}}"
+    "@media (max-width:30rem){body{font-size:14px}th,td{padding:.25rem .15rem}"
+    "th{font-size:.8rem}section,figure{padding:.6rem}}"
     "@media (max-width:40rem){.wide{display:none}}"
     "@media (min-width:40.01rem){.narrow{display:none}}" + _BAR_CLASSES
 )
@@ -106,23 +108,35 @@ def _withheld(report: Report) -> int:
     return int((report.get("suppressed") or {}).get("rows", 0) or 0)
 
 
+def _key_cell(label: str, value: float, maximum: float) -> str:
+    # The bar sits behind the label (like a filled row), so narrow cards keep their width
+    # for the words; it is decoration, the numbers are in their own cells.
+    return (
+        f'<td class="k"><span class="bar {_bar_class(value, maximum)}" aria-hidden="true">'
+        f'</span><span class="label">{escape(label)}</span></td>'
+    )
+
+
 def _table_card(heading: str, dimension: str, report: Report) -> str:
     rows = list(report.get("rows", ()))
     hid = "h-" + dimension.replace("_", "-")
     parts = [f'<section aria-labelledby="{hid}"><h2 id="{hid}">{escape(heading)}</h2>']
     if rows:
         top = max(int(r.get("visitors", 0) or 0) for r in rows)
+        events = any(int(r.get("events", 0) or 0) for r in rows)
         parts.append(
             f'<table><thead><tr><th scope="col">{escape(dimension)}</th>'
-            '<th scope="col">visitors</th><th class="bar"></th><th scope="col">pageviews</th>'
-            "</tr></thead><tbody>"
+            '<th scope="col">visitors</th><th scope="col">pageviews</th>'
+            + ('<th scope="col">events</th>' if events else "")
+            + "</tr></thead><tbody>"
         )
         for r in rows:
             visitors = int(r.get("visitors", 0) or 0)
             parts.append(
-                f"<tr><td>{escape(key_label(r.get('key'), dimension))}</td><td>{_n(visitors)}</td>"
-                f'<td class="bar" aria-hidden="true"><span class="{_bar_class(visitors, top)}">'
-                f"</span></td><td>{_n(r.get('pageviews'))}</td></tr>"
+                f"<tr>{_key_cell(key_label(r.get('key'), dimension), visitors, top)}"
+                f"<td>{_n(visitors)}</td><td>{_n(r.get('pageviews'))}</td>"
+                + (f"<td>{_n(r.get('events'))}</td>" if events else "")
+                + "</tr>"
             )
         parts.append("</tbody></table>")
     else:
@@ -144,7 +158,7 @@ def _consent_card(consent: Mapping[str, Mapping[str, Any]]) -> str:
     else:
         parts.append(
             '<table><thead><tr><th scope="col">category</th><th scope="col">granted</th>'
-            '<th class="bar"></th><th scope="col">denied</th></tr></thead><tbody>'
+            '<th scope="col">denied</th></tr></thead><tbody>'
         )
         for category in sorted(consent):
             c = consent[category]
@@ -152,9 +166,8 @@ def _consent_card(consent: Mapping[str, Mapping[str, Any]]) -> str:
             total = granted + denied
             rate = f"{granted / total:.0%}" if total else "no choices"
             parts.append(
-                f"<tr><td>{escape(str(category))}</td><td>{_n(granted)} ({rate})</td>"
-                f'<td class="bar" aria-hidden="true"><span class="{_bar_class(granted, total)}">'
-                f"</span></td><td>{_n(denied)}</td></tr>"
+                f"<tr>{_key_cell(str(category), granted, total)}"
+                f"<td>{_n(granted)} ({rate})</td><td>{_n(denied)}</td></tr>"
             )
         parts.append("</tbody></table>")
         parts.append('<p class="note">Share of choices that granted each category.</p>')
@@ -171,14 +184,10 @@ def _bots_card(bots: Mapping[str, int]) -> str:
         top = items[0][1]
         parts.append(
             '<table><thead><tr><th scope="col">reason</th><th scope="col">requests</th>'
-            '<th class="bar"></th></tr></thead><tbody>'
+            "</tr></thead><tbody>"
         )
         for reason, count in items:
-            parts.append(
-                f"<tr><td>{escape(reason)}</td><td>{_n(count)}</td>"
-                f'<td class="bar" aria-hidden="true"><span class="{_bar_class(count, top)}">'
-                "</span></td></tr>"
-            )
+            parts.append(f"<tr>{_key_cell(reason, count, top)}<td>{_n(count)}</td></tr>")
         parts.append("</tbody></table>")
         parts.append('<p class="note">Not counted in any number above.</p>')
     parts.append("</section>")

@@ -147,9 +147,12 @@ def daily_chart(
             shown.pop(-2)  # keep the last day's label from overlapping its neighbour
         out.append('<g class="x-axis" text-anchor="middle">')
         for i in shown:
+            x = left + (i + 0.5) * slot
+            # Near the right edge a centred label would be cut off: end it at the edge.
+            anchor = ' text-anchor="end"' if x + 24 > width else ""
+            x = min(x, width - 2.0)
             out.append(
-                f'<text x="{_num(left + (i + 0.5) * slot)}" y="{top + plot_h + 16}">'
-                f"{_short(days[i])}</text>"
+                f'<text x="{_num(x)}" y="{top + plot_h + 16}"{anchor}>{_short(days[i])}</text>'
             )
         out.append("</g>")
     out.append(
