@@ -19,6 +19,7 @@ from beaconguard.accesslog.sinks import open_sink
 from beaconguard.accesslog.writer import LogWriter
 from beaconguard.anonymize.pipeline import Pipeline, Record, build_pipeline
 from beaconguard.beacon import SCOPE_KEY as BEACON_SCOPE_KEY
+from beaconguard.beacon import plausible
 from beaconguard.client import make_client_resolver
 from beaconguard.consent.endpoints import build_routes as consent_routes
 from beaconguard.consent.gate import ConsentGate
@@ -89,6 +90,8 @@ class BeaconGuard:
 
         # --- statistics: aggregator consumer, beacon routes, flush on shutdown ---
         self.stats: Aggregator | None = stats_part.attach(self) if s.stats else None
+        if self.stats is not None:
+            plausible.attach(self)  # POST {plausible_path}, when set: same rules as beacons
         if self.consent is not None and self.stats is not None:
             # Visitors' decisions become the per-category consent rates in reports.
             self.consent.on_decision = self.stats.add_consent

@@ -78,6 +78,8 @@ class Settings:
     beacon_props: tuple[str, ...] = ()
     # --- reports ------------------------------------------------------------------------
     report_token: str | None = None
+    #: Path of the Plausible-compatible ingest endpoint (e.g. ``/api/event``); off when unset.
+    plausible_path: str | None = None
     # --- consent ------------------------------------------------------------------------
     consent: bool = True
     consent_cookie: str = "bg_consent"
@@ -123,6 +125,15 @@ class Settings:
             _set(self, "geoip_db", None)
         if self.report_token == "":
             _set(self, "report_token", None)
+        if self.plausible_path == "":
+            _set(self, "plausible_path", None)
+        if self.plausible_path is not None and (
+            not self.plausible_path.startswith("/") or not self.plausible_path.isprintable()
+            or " " in self.plausible_path
+        ):
+            raise ValueError(
+                f"plausible_path: must be a path such as '/api/event', got {self.plausible_path!r}"
+            )
 
         _choice("ip_mode", self.ip_mode, _IP_MODES)
         _choice("query_mode", self.query_mode, _QUERY_MODES)
