@@ -20,6 +20,7 @@ from starlette.types import Receive, Scope, Send
 
 from beaconguard.reports.auth import TokenCheck, Verdict, authorization_header
 from beaconguard.reports.page import CSP, DashboardView, render_dashboard
+from beaconguard.reports.params import without_dashes
 from beaconguard.settings import Settings
 from beaconguard.stats.query import (
     ReportQuery,
@@ -150,7 +151,7 @@ class Dashboard:
         try:
             since, start, end = self._period(scope.get("query_string", b""))
         except (ValueError, UnicodeDecodeError) as exc:
-            await _page(send, 400, _message("Bad request", str(exc)[:300]), head)
+            await _page(send, 400, _message("Bad request", without_dashes(str(exc))[:300]), head)
             return
         try:
             view = await run_in_threadpool(

@@ -101,6 +101,23 @@ def query_from_params(
             raise ValueError(f"{name}: given more than once")
         else:
             single[name] = value
+    try:
+        return _api_query(single, filters, settings, today)
+    except ValueError as exc:
+        raise ValueError(without_dashes(str(exc))) from None
+
+
+def without_dashes(message: str) -> str:
+    """A period error in the words of a query string (``since``, not ``--since``)."""
+    # The period parser speaks in CLI flags; the API's parameters have no dashes.
+    for flag in ("since", "from", "to"):
+        message = message.replace(f"--{flag}", flag)
+    return message
+
+
+def _api_query(
+    single: dict[str, str], filters: list[str], settings: Settings, today: _dt.date | None
+) -> ReportQuery:
     return build_query(
         by=single.get("by", "page"),
         filters=filters,

@@ -86,6 +86,11 @@ def test_bad_parameters_are_400_with_a_reason(client, params, words) -> None:  #
     assert words in r.json()["error"]
 
 
+def test_period_errors_use_the_api_words(client) -> None:  # type: ignore[no-untyped-def]
+    error = client.get("/", params={"since": "week"}, headers=AUTH).json()["error"]
+    assert "since 'week'" in error and "--" not in error
+
+
 def test_bad_bytes_and_long_queries_are_400(client) -> None:  # type: ignore[no-untyped-def]
     assert client.get("/?by=%ff%fe", headers=AUTH).status_code == 400
     assert client.get("/?by=" + "x" * 5000, headers=AUTH).status_code == 400
