@@ -9,16 +9,13 @@ k-threshold and noise default to the configured ``BEACONGUARD_MIN_VISITORS`` and
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path
 
 from beaconguard.cli import CLIError
+from beaconguard.cli._stats import add_store_argument, open_existing_store, settings_from_env
 from beaconguard.reports.params import build_query
 from beaconguard.reports.render import render_csv, render_json, render_table, suppressed_note
-from beaconguard.settings import Settings
 from beaconguard.stats.query import DIMENSIONS, run_report
-from beaconguard.stats.store import Store, open_store
 
 FORMATS = ("table", "json", "csv")
 
@@ -30,9 +27,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         description="Print a popularity report from a statistics store. Rows with fewer "
         "than --min-visitors visitors are withheld and counted.",
     )
-    parser.add_argument("--store", metavar="URL",
-                        help="sqlite:///path/stats.db, redis://host:port/db "
-                        "(default: $BEACONGUARD_STORE)")
+    add_store_argument(parser)
     period = parser.add_argument_group("period (UTC days; default: the last 7 days)")
     period.add_argument("--since", metavar="Nd", help="the last N days, today included (7d)")
     period.add_argument("--from", dest="start", metavar="DATE", help="first day, 2026-01-31")
@@ -47,38 +42,29 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--min-visitors", metavar="K",
                         help="withhold rows with fewer than K visitors "
                         "(default: $BEACONGUARD_MIN_VISITORS or 5)")
+    parser.add_argument("--noise", metavar="EPSILON",
+                        help="add Laplace noise with this epsilon "
+                        "(default: $BEACONGUARD_NOISE_EPSILON or none)")
     parser.set_defaults(run=run)
-
-
-def _open(url: str) -> Store:
-    if url.startswith("sqlite:///"):
-        path = Path(url.removeprefix("sqlite:///"))
-        # Opening would create an empty database; a typo deserves an error instead.
-        if not path.is_file():
-            raise CLIError(f"no statistics database at {str(path)!r} (from --store {url})")
-    try:
-        return open_store(url)
-    except ImportError as exc:
-        if (exc.name or "").startswith("beaconguard"):
-            raise CLIError(f"store {url!r}: this build has no backend for it") from None
-        raise CLIError(
-            f"store {url!r} needs a package that is not installed ({exc.name})"
-        ) from None
-    except ValueError:
-        raise
-    except Exception as exc:
-        raise CLIError(f"could not open the store {url}: {_first_line(exc)}") from None
 
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0]
 
 
+def _epsilon(text: str | None, default: float | None) -> float | None:
+    if text is None:
+        return default
+    try:
+        return float(text)
+    except ValueError:
+        raise CLIError(f"--noise: expected a number such as 1.0, got {text!r}") from None
+
+
 def run(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
-    url = args.store or os.environ.get("BEACONGUARD_STORE")
-    if not url:
-        raise CLIError("no store given: pass --store URL or set BEACONGUARD_STORE")
+    settings = settings_from_env()
+    # BEACONGUARD_STORE when set, else the default sqlite:///var/stats.db.
+    url = args.store or settings.store
     query = build_query(
         by=args.by,
         filters=args.filter,
@@ -88,10 +74,10 @@ def run(args: argparse.Namespace) -> int:
         since=args.since,
         start=args.start,
         end=args.end,
-        noise_epsilon=settings.noise_epsilon,
+        noise_epsilon=_epsilon(args.noise, settings.noise_epsilon),
     )
     secret = settings.signing_key if query.noise_epsilon is not None else None
-    store = _open(url)
+    store = open_existing_store(url)
     try:
         report = run_report(store, query, secret=secret)
     except (ValueError, CLIError):

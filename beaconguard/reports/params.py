@@ -27,7 +27,7 @@ def parse_filters(items: Iterable[str]) -> dict[str, str]:
         name, sep, value = item.partition("=")
         name = name.strip()
         if not sep or not name:
-            raise ValueError(f"filter: expected dimension=value like page=/pricing, got {item!r}")
+            raise ValueError(f"filter: expected DIM=VALUE, e.g. page=/pricing, got {item!r}")
         if name not in DIMENSIONS:
             raise ValueError(
                 f"filter: {name!r} is not a dimension; use one of {', '.join(DIMENSIONS)}"

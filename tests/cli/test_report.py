@@ -86,7 +86,7 @@ def test_since(db, capsys) -> None:  # type: ignore[no-untyped-def]
         (["--by", "colour"], "'colour' is not a dimension"),
         (["--from", "2026-02-31"], "not a date"),
         (["--since", "a week"], "not a number of days"),
-        (["--filter", "page"], "dimension=value"),
+        (["--filter", "page"], "DIM=VALUE"),
         (["--top", "many"], "top: expected a whole number"),
         (["--min-visitors", "0"], "min_visitors"),
     ],
@@ -100,17 +100,25 @@ def test_mistakes_exit_non_zero_with_one_line(db, capsys, argv, words) -> None: 
     assert err.count("\n") == 1
 
 
-def test_no_store_at_all(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_store_defaults_to_the_settings_default(capsys, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.delenv("BEACONGUARD_STORE", raising=False)
+    monkeypatch.chdir(tmp_path)
     code, _, err = run(capsys, "--since", "7d")
-    assert code == 2 and "BEACONGUARD_STORE" in err and err.count("\n") == 1
+    assert code == 2 and "no statistics database at var/stats.db" in err
+    assert err.count("\n") == 1
+    assert not (tmp_path / "var").exists()  # a report never creates a database
+
+
+def test_bad_noise(db, capsys) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = run(capsys, "--store", db, "--noise", "lots")
+    assert code == 2 and "--noise" in err and err.count("\n") == 1
 
 
 def test_not_a_database(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not sqlite" * 100)
     code, _, err = run(capsys, "--store", f"sqlite:///{junk}")
-    assert code == 2 and "could not" in err and err.count("\n") == 1
+    assert code == 2 and "cannot open store" in err and err.count("\n") == 1
 
 
 def test_no_planted_identifier_in_any_format(db, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -76,7 +76,7 @@ def test_basic_auth_is_not_accepted_by_the_api(client) -> None:  # type: ignore[
         ({"since": "forever"}, "number of days"),
         ({"top": "-3"}, "top"),
         ({"min_visitors": "1"}, "at least 5"),
-        ({"filter": "nope"}, "dimension=value"),
+        ({"filter": "nope"}, "DIM=VALUE"),
         ({"frm": "2026-01-01"}, "unknown parameter"),
     ],
 )
