@@ -40,6 +40,7 @@ ClientResolver = Callable[[str | None, str | None, str | None], str | None]
 _EXPIRED = b"=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
 _MAX_DOMAIN_VARIANTS = 5
 _MAX_REPORTED = 1024
+_PURGE_CACHE = 256
 _HOSTNAME = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)+")
 
 
@@ -73,6 +74,7 @@ class ConsentGate:
         self.clear_site_data = s.consent_clear_site_data
         #: Unregistered cookie names the app set (``report`` mode logs each once).
         self.reported: set[str] = set()
+        self._purge_cache: dict[tuple[tuple[str, ...], str, bool], list[tuple[bytes, bytes]]] = {}
 
         hosts: dict[str, list[str]] = {}
         for cat, names in s.third_party_hosts.items():
@@ -138,17 +140,19 @@ class ConsentGate:
         denied registered cookies the browser still holds (the response expires them).
         """
         header = found.get("cookie")
+        names: list[str] = []
         pieces: list[str] = []
         consent_value = None
         if header:
             pieces = header.split(";")
-            prefix = self.cookie_name + "="
+            cookie_name = self.cookie_name
             for piece in pieces:
-                piece = piece.strip()
-                if piece.startswith(prefix):
-                    consent_value = piece[len(prefix):].strip('"')
-                    break
-        gpc = found.get("sec-gpc", "").strip() == "1"
+                eq = piece.find("=")
+                name = (piece[:eq] if eq >= 0 else piece).strip()
+                if name == cookie_name:
+                    consent_value = piece[eq + 1:].strip().strip('"')
+                names.append(name)
+        gpc = found.get("sec-gpc") == "1"
         client = None
         if self._country is not None and consent_value is None and self._resolve_client:
             peer = scope.get("client")
@@ -157,25 +161,24 @@ class ConsentGate:
             )
         state = self.resolve(consent_value, gpc, client)
         stale: tuple[str, ...] = ()
-        if pieces:
+        if names:
             category = self.registry.category
             allowed = state.allowed
             block = self.unregistered == "block"
-            kept: list[str] = []
-            denied: list[str] = []
-            dropped = False
-            for piece in pieces:
-                name = piece.split("=", 1)[0].strip()
+            drop: list[int] | None = None
+            for i, name in enumerate(names):
                 cat = category(name)
-                if (not block) if cat is None else cat in allowed:
-                    kept.append(piece.strip())
-                else:
-                    dropped = True
-                    if cat is not None:
-                        denied.append(name)
-            if dropped:
-                stale = tuple(dict.fromkeys(denied))
-                new_header = "; ".join(p for p in kept if p).encode("latin-1")
+                if block if cat is None else cat not in allowed:
+                    if drop is None:
+                        drop = []
+                    drop.append(i)
+            if drop is not None:
+                stale = tuple(dict.fromkeys(
+                    names[i] for i in drop if category(names[i]) is not None
+                ))
+                new_header = "; ".join(
+                    p.strip() for i, p in enumerate(pieces) if i not in drop and p.strip()
+                ).encode("latin-1")
                 headers = [(k, v) for k, v in scope["headers"] if k != b"cookie"]
                 if new_header:
                     headers.append((b"cookie", new_header))
@@ -221,7 +224,7 @@ class ConsentGate:
                         continue
                 elif cat in allowed:
                     continue
-                if _is_deletion(value):
+                if (b"=0" in value or b"1970" in value) and _is_deletion(value):
                     continue  # expiring a cookie never needs consent
                 if drop is None:
                     drop = []
@@ -252,12 +255,25 @@ class ConsentGate:
         # CSP (nothing optional granted) is safe for anyone, so it alone does not count.
         private = drop is not None or bool(stale) or (add_csp and state.mask != 0)
         if stale:
-            out.extend(self.expire_headers(stale, host, secure))
+            out.extend(self._stale_purge(stale, host, secure))
         if private:
             _mark_private(out, bytes(headers[cache_control][1]) if cache_control >= 0 else None)
         new = dict(message)
         new["headers"] = out
         return new
+
+    def _stale_purge(
+        self, names: tuple[str, ...], host: str, secure: bool
+    ) -> list[tuple[bytes, bytes]]:
+        # The same leftovers come back from many visitors: build their purge once.
+        key = (names, host, secure)
+        hit = self._purge_cache.get(key)
+        if hit is None:
+            hit = self.expire_headers(names, host, secure)
+            if len(self._purge_cache) >= _PURGE_CACHE:
+                self._purge_cache.pop(next(iter(self._purge_cache)))
+            self._purge_cache[key] = hit
+        return hit
 
     def _report(self, name: bytes) -> None:
         text = name.decode("latin-1")
