@@ -1,4 +1,4 @@
-"""A session-scoped headless Chromium (Playwright driving /usr/bin/chromium).
+"""A module-scoped headless Chromium (Playwright driving /usr/bin/chromium).
 
 Use it from a conftest with ``from tests.support.browser import browser, browser_context``.
 Nothing is downloaded: ``playwright install`` is never run; the system Chromium is used.
@@ -24,9 +24,12 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running on the main
+# thread while it is open, which breaks every later test that calls ``anyio.run`` or
+# ``asyncio.run``; and two modules importing a session fixture would start it twice.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One Chromium for the whole session (skipped, so failed under CI, if unavailable)."""
+    """One Chromium per test module (skipped, so failed under CI, if unavailable)."""
     sync_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no Chromium at {CHROMIUM}")
