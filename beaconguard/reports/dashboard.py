@@ -133,6 +133,11 @@ class Dashboard:
             return
         method = scope.get("method", "GET")
         head = method == "HEAD"
+        # One page: the mount's root. Under a Mount, root_path holds the mount's own path.
+        rest = scope["path"][len(scope.get("root_path", "")):]
+        if rest not in ("", "/"):
+            await _page(send, 404, _message("Not found", "No such page."), head)
+            return
         if method not in ("GET", "HEAD"):
             await _page(send, 405, _message("Method not allowed", "Use GET."), head,
                         ((b"allow", b"GET, HEAD"),))

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from beaconguard.stats.store import Store, open_store
+from tests.stats.conftest import redis_server_url, redis_url  # noqa: F401  (fixtures)
 from tests.stats.helpers import CHROME, FIREFOX, IPHONE, NOON, Feeder
 
 DAY0 = "2026-03-10"
@@ -55,9 +56,15 @@ def fill(store: Store, settings) -> None:  # type: ignore[no-untyped-def]
     f.flush()
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", pytest.param("redis", marks=pytest.mark.redis)])
 def fed_store(request: pytest.FixtureRequest, tmp_path: Path, make_settings) -> Iterator[Store]:  # type: ignore[no-untyped-def]
-    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'stats.db'}"
+    """The same traffic in each backend: the readers must not care which one it is."""
+    if request.param == "redis":
+        url = request.getfixturevalue("redis_url")
+    elif request.param == "memory":
+        url = "memory://"
+    else:
+        url = f"sqlite:///{tmp_path / 'stats.db'}"
     store = open_store(url)
     fill(store, make_settings(store=url))
     try:

@@ -64,6 +64,15 @@ def test_mounted_in_an_app_and_unprotected_behind_own_auth(fed_store, make_setti
     assert r.status_code == 200 and "Top pages" in r.text
 
 
+def test_only_the_root_is_a_page(fed_store, make_settings) -> None:  # type: ignore[no-untyped-def]
+    board = Dashboard(make_settings(), store=fed_store, protect=False)
+    app = Starlette(routes=[Mount("/stats", app=board)])
+    assert TestClient(app).get("/stats/anything").status_code == 404
+    assert TestClient(app).get("/stats").status_code == 200  # redirected to /stats/
+    assert TestClient(board).get("/x").status_code == 404
+    assert TestClient(board).get("/").status_code == 200
+
+
 def test_protect_needs_a_token(fed_store, make_settings) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError, match="protect=False"):
         Dashboard(make_settings(), store=fed_store)
