@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
+from beaconguard.consent.categories import NECESSARY
 from beaconguard.reports.render import key_label
 from beaconguard.reports.svg import daily_chart
 
@@ -153,6 +154,8 @@ def _table_card(heading: str, dimension: str, report: Report) -> str:
 
 def _consent_card(consent: Mapping[str, Mapping[str, Any]]) -> str:
     parts = ['<section aria-labelledby="h-consent"><h2 id="h-consent">Consent choices</h2>']
+    # "necessary" is not a choice (always granted): its 100 % would say nothing.
+    consent = {c: v for c, v in consent.items() if c != NECESSARY}
     if not consent:
         parts.append('<p class="empty">No consent choices recorded in this period.</p>')
     else:

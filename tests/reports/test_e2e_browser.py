@@ -60,7 +60,8 @@ def test_consent_browse_and_see_the_visits_on_the_dashboard(
             page.goto(base + "/")
             # No decision yet: the banner asks, and no consent cookie exists.
             page.locator("#bg-banner").wait_for(state="visible")
-            assert not [c for c in context.cookies() if c["name"] == "bg_consent"]
+            names = {c["name"] for c in context.cookies()}
+            assert "bg_consent" not in names and "_ga" not in names and "_fbp" not in names
 
             page.click("#bg-choose")
             page.check("#bg-cat-statistics")
@@ -68,11 +69,14 @@ def test_consent_browse_and_see_the_visits_on_the_dashboard(
                 page.click("#bg-save")
             assert answer.value.status == 200
             page.locator("#bg-banner").wait_for(state="hidden")
-            assert [c for c in context.cookies() if c["name"] == "bg_consent"]
+            assert "bg_consent" in {c["name"] for c in context.cookies()}
 
             for path in PAGES:
                 page.goto(base + path)
                 assert page.locator("h1").first.is_visible()
+            # Statistics granted, marketing not: the demo's cookies follow that choice.
+            names = {c["name"] for c in context.cookies()}
+            assert "_ga" in names and "_fbp" not in names, names
 
             # The aggregator flushes every 0.2 s; reload (bounded) until the visits appear.
             deadline = time.monotonic() + 20

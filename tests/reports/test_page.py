@@ -33,7 +33,8 @@ def view(**changes):  # type: ignore[no-untyped-def]
             ("Browsers", "browser", rep("browser", [])),
             ("Devices", "device", rep("device", [("mobile", 200, 150)])),
         ],
-        consent={"statistics": {"granted": 30, "denied": 10, "by_source": {}},
+        consent={"necessary": {"granted": 45, "denied": 0, "by_source": {}},
+                 "statistics": {"granted": 30, "denied": 10, "by_source": {}},
                  "marketing": {"granted": 5, "denied": 45, "by_source": {}}},
         bots={"crawler": 40, "headless": 2},
         since="7d",
@@ -89,6 +90,7 @@ def test_page_shows_every_part() -> None:
                      "1 row with fewer than 5 visitors withheld",
                      "4 rows withheld on this page", "2026-11-01 to 2026-11-07"):
         assert expected in words, expected
+    assert "necessary" not in words  # always granted: not a choice, not a rate
     parse(html)
 
 
