@@ -100,3 +100,22 @@ def test_mounted_api_leaks_nothing(guard) -> None:  # type: ignore[no-untyped-de
     assert "/users/" in text and "mail.example" in text
     for name, raw in PLANTED.items():
         assert raw not in text, name
+
+
+def test_api_without_the_statistics_part_reads_the_store_itself(make_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.reports.conftest import DAY0, fill
+
+    url = f"sqlite:///{tmp_path / 'filled.db'}"
+    from beaconguard.stats.store import open_store
+
+    store = open_store(url)
+    fill(store, make_settings(store=url))
+    store.close()
+    g = BeaconGuard(site(), settings=make_settings(store=url, stats=False, consent=False,
+                                                   report_token=TOKEN))
+    try:
+        assert g.stats is None
+        r = get(g, "/_bg/api/report", headers=AUTH, params={"from": DAY0, "to": DAY0})
+        assert r.status_code == 200 and r.json()["rows"][0]["key"] == "/a"
+    finally:
+        g.close()
