@@ -1,7 +1,8 @@
 """``beaconguard report``: popularity reports from a statistics store.
 
 A table with a bar column for people (the default), ``--format json`` (the report API's
-object) or ``--format csv`` for scripts. The store defaults to ``BEACONGUARD_STORE``; the
+object) or ``--format csv`` for scripts. The store defaults to ``BEACONGUARD_STORE`` (else
+``sqlite:///var/stats.db``, which must exist: a report never creates a database); the
 k-threshold and noise default to the configured ``BEACONGUARD_MIN_VISITORS`` and
 ``BEACONGUARD_NOISE_EPSILON``.
 """
@@ -37,7 +38,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--filter", action="append", default=[], metavar="DIM=VALUE",
                         help="only visits with this value, e.g. page=/pricing (repeatable)")
     parser.add_argument("--top", default="20", metavar="N", help="at most N rows (default 20)")
-    parser.add_argument("--format", default="table", choices=FORMATS,
+    parser.add_argument("--format", default="table", metavar="FORMAT",
                         help="table (default), json or csv")
     parser.add_argument("--min-visitors", metavar="K",
                         help="withhold rows with fewer than K visitors "
@@ -62,6 +63,8 @@ def _epsilon(text: str | None, default: float | None) -> float | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.format not in FORMATS:
+        raise CLIError(f"--format {args.format!r}: use table, json or csv")
     settings = settings_from_env()
     # BEACONGUARD_STORE when set, else the default sqlite:///var/stats.db.
     url = args.store or settings.store

@@ -89,6 +89,7 @@ def test_since(db, capsys) -> None:  # type: ignore[no-untyped-def]
         (["--filter", "page"], "DIM=VALUE"),
         (["--top", "many"], "top: expected a whole number"),
         (["--min-visitors", "0"], "min_visitors"),
+        (["--format", "xml"], "use table, json or csv"),
     ],
 )
 def test_mistakes_exit_non_zero_with_one_line(db, capsys, argv, words) -> None:  # type: ignore[no-untyped-def]
