@@ -153,7 +153,11 @@ class Aggregator:
         self._closed = False
         self._wake = threading.Event()
         self._last_purge = 0.0
-        self._refresh_keys(clock())
+        try:
+            self._refresh_keys(clock())
+        except Exception:
+            # A store outage must not keep the app from starting; the flusher retries.
+            log.exception("beaconguard: statistics store unavailable at start; will retry")
         self._thread: threading.Thread | None = None
         if background:
             self._thread = threading.Thread(

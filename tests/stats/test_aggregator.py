@@ -154,3 +154,45 @@ def test_unique_accuracy_at_100k_visitors(store, make_settings) -> None:  # type
     total = daily_series(store, DAY0, DAY0)[0]
     assert total["pageviews"] == 120_000
     assert abs(total["visitors"] - n) / n <= 0.02, total
+
+
+def test_settings_for_beacons_are_validated(make_settings) -> None:  # type: ignore[no-untyped-def]
+    assert make_settings(beacon_hosts="CDN.example.com, static.example").beacon_hosts == (
+        "cdn.example.com", "static.example")
+    with pytest.raises(ValueError, match="beacon_hosts"):
+        make_settings(beacon_hosts=("https://cdn.example",))
+    with pytest.raises(ValueError, match="beacon_props"):
+        make_settings(beacon_props=("bad name",))
+
+
+def test_a_store_outage_does_not_stop_the_app_and_nothing_is_lost(make_settings) -> None:  # type: ignore[no-untyped-def]
+    from beaconguard.stats.aggregator import Aggregator
+    from beaconguard.stats.store.memory import MemoryStore
+
+    class Flaky(MemoryStore):
+        """A real memory store that refuses to work until ``up`` is set."""
+
+        up = False
+
+        def write(self, batch):  # type: ignore[no-untyped-def]
+            if not self.up:
+                raise ConnectionError("store down")
+            super().write(batch)
+
+        def day_key(self, day, now):  # type: ignore[no-untyped-def]
+            if not self.up:
+                raise ConnectionError("store down")
+            return super().day_key(day, now)
+
+    store = Flaky()
+    f = Feeder(store, make_settings())  # starts although the store is down
+    assert isinstance(f.agg, Aggregator)
+    f.visit("/a")
+    f.flush()  # fails, kept for the next try
+    store.up = True
+    f.agg.maintain()  # the flusher's next tick fetches the day key
+    f.visit("/a")
+    f.flush()
+    # both views kept; only the visit made while no key could be read has no visitor
+    report = run_report(store, ReportQuery(start=DAY0, end=DAY0, by="page", min_visitors=1))
+    assert report["rows"] == [{"key": "/a", "pageviews": 2, "visitors": 1, "events": 0}]
