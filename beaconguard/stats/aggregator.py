@@ -17,8 +17,10 @@ from __future__ import annotations
 import atexit
 import hashlib
 import logging
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote
@@ -124,6 +126,12 @@ def expand(pending: Mapping[tuple[Any, ...], list[Any]], cells: dict[Cell, Delta
                 delta.visitors |= hashes
 
 
+def _after_fork(ref: weakref.ref[Aggregator]) -> None:
+    aggregator = ref()
+    if aggregator is not None:
+        aggregator._forked()
+
+
 class Aggregator:
     """In-memory counters, flushed to a :class:`~beaconguard.stats.store.base.Store`.
 
@@ -159,12 +167,32 @@ class Aggregator:
             # A store outage must not keep the app from starting; the flusher retries.
             log.exception("beaconguard: statistics store unavailable at start; will retry")
         self._thread: threading.Thread | None = None
+        self._background = background
         if background:
-            self._thread = threading.Thread(
-                target=self._run, name="beaconguard-stats-flush", daemon=True
-            )
-            self._thread.start()
+            self._start_thread()
             atexit.register(self.close)
+            # A server that imports the app and then forks workers (gunicorn --preload)
+            # leaves the child without the flusher and with the parent's connection.
+            me = weakref.ref(self)
+            os.register_at_fork(after_in_child=lambda: _after_fork(me))
+
+    def _start_thread(self) -> None:
+        self._thread = threading.Thread(
+            target=self._run, name="beaconguard-stats-flush", daemon=True
+        )
+        self._thread.start()
+
+    def _forked(self) -> None:
+        """In a forked child: own lock, nothing pending (the parent writes its own)."""
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._batch = Batch()
+        self._pending = {}
+        reopen = getattr(self.store, "reopen", None)
+        if reopen is not None:
+            reopen()
+        if self._background and not self._closed:
+            self._start_thread()
 
     # -- hot path ----------------------------------------------------------------------
 

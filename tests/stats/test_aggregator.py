@@ -17,6 +17,7 @@ from beaconguard.stats.query import (
     event_properties,
     run_report,
 )
+from beaconguard.stats.store import open_store
 from tests.stats.helpers import CHROME, NOON, Feeder
 from tests.stats.keys import pin_day_key
 
@@ -196,3 +197,33 @@ def test_a_store_outage_does_not_stop_the_app_and_nothing_is_lost(make_settings)
     # both views kept; only the visit made while no key could be read has no visitor
     report = run_report(store, ReportQuery(start=DAY0, end=DAY0, by="page", min_visitors=1))
     assert report["rows"] == [{"key": "/a", "pageviews": 2, "visitors": 1, "events": 0}]
+
+
+def test_forked_worker_gets_its_own_flusher_and_connection(tmp_path, make_settings) -> None:  # type: ignore[no-untyped-def]
+    """gunicorn --preload: the app (and its aggregator) is built before workers fork."""
+    import os
+    import time
+
+    from beaconguard.stats.aggregator import Aggregator
+    from beaconguard.visit import Visit
+
+    url = f"sqlite:///{tmp_path / 'stats.db'}"
+    store = open_store(url)
+    agg = Aggregator(store, make_settings(store=url, flush_interval=0.05))
+    f = Feeder(open_store("memory://"), make_settings())
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        code = 1
+        try:
+            v = Visit(time=time.time(), host="shop.example", path="/child", client="10.0.0.1",
+                      user_agent=CHROME, status=200, content_type="text/html")
+            agg.consume(v, f.pipeline(v))
+            time.sleep(0.5)  # the child's own flusher writes it, no close needed
+            code = 0 if agg._thread is not None and agg._thread.is_alive() else 3
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    agg.close()
+    assert pages(store, dt.datetime.now(dt.UTC).date()) == {"/child": 1}
+    store.close()

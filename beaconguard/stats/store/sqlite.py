@@ -61,6 +61,17 @@ class SQLiteStore:
             raise ValueError(f"store: {url!r} names no file; use sqlite:///path/stats.db")
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._connect()
+        with self._lock:
+            self._db.executescript(_SCHEMA)
+        if os.name == "posix":
+            # Aggregates only, but still nobody else's business.
+            for suffix in ("", "-wal", "-shm"):
+                p = Path(str(self.path) + suffix)
+                if p.exists():
+                    p.chmod(0o600)
+
+    def _connect(self) -> None:
         self._lock = threading.Lock()
         # Autocommit mode: transactions are explicit, so a flush is exactly one of them.
         self._db = sqlite3.connect(
@@ -70,14 +81,10 @@ class SQLiteStore:
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.execute("PRAGMA secure_delete = ON")
-        with self._lock:
-            self._db.executescript(_SCHEMA)
-        if os.name == "posix":
-            # Aggregates only, but still nobody else's business.
-            for suffix in ("", "-wal", "-shm"):
-                p = Path(str(self.path) + suffix)
-                if p.exists():
-                    p.chmod(0o600)
+
+    def reopen(self) -> None:
+        """A fresh connection in a forked child; the inherited one is abandoned unused."""
+        self._connect()
 
     def write(self, batch: Batch) -> None:
         if not batch:
