@@ -227,3 +227,26 @@ def test_forked_worker_gets_its_own_flusher_and_connection(tmp_path, make_settin
     agg.close()
     assert pages(store, dt.datetime.now(dt.UTC).date()) == {"/child": 1}
     store.close()
+
+
+def test_requests_never_touch_the_store(make_settings) -> None:  # type: ignore[no-untyped-def]
+    """Per request only memory is touched; the store is used by the flusher alone."""
+    from beaconguard.stats.store.memory import MemoryStore
+
+    class Counting(MemoryStore):
+        calls = 0
+
+        def __getattribute__(self, name):  # type: ignore[no-untyped-def]
+            if name in ("write", "day_key", "drop_day_keys", "purge", "cell_rows"):
+                type(self).calls += 1
+            return super().__getattribute__(name)
+
+    store = Counting()
+    f = Feeder(store, make_settings())
+    before = Counting.calls
+    for i in range(500):
+        f.visit(f"/p{i % 5}", client=f"10.2.0.{i % 200}")
+    assert Counting.calls == before
+    f.flush()
+    assert Counting.calls == before + 1
+    assert sum(pages(store).values()) == 500
