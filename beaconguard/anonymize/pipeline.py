@@ -11,12 +11,13 @@ from __future__ import annotations
 import re
 import time as _time
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any
 
 from beaconguard.anonymize.geo import make_country_lookup
 from beaconguard.anonymize.identifiers import looks_like_identifier
 from beaconguard.anonymize.ip import make_ip_filter
-from beaconguard.anonymize.path import route_path
+from beaconguard.anonymize.path import anonymize_path, route_path
 from beaconguard.anonymize.query import make_query_filter
 from beaconguard.anonymize.referrer import anonymize_referrer
 from beaconguard.anonymize.useragent import make_classifier
@@ -86,18 +87,26 @@ def request_step() -> Step:
     return step
 
 
-def path_step() -> Step:
+def path_step(cache_size: int = 4096) -> Step:
     """``path``: the route template, or the path with identifier segments replaced."""
+    # Bounded, per pipeline: 404s, mounts and offline logs have no template, and the same
+    # paths come back again and again.
+    anonymize = lru_cache(maxsize=cache_size)(anonymize_path)
 
     def step(visit: Visit, record: Record) -> None:
-        record["path"] = route_path(visit.route, visit.root_path, visit.path)
+        if visit.route is None:
+            record["path"] = anonymize(visit.path)
+        else:
+            record["path"] = route_path(visit.route, visit.root_path, visit.path)
 
     return step
 
 
 def query_step(settings: Settings) -> Step:
     """``query``: allowlisted parameters only."""
-    query_filter = make_query_filter(settings.query_allowlist, settings.query_mode)
+    query_filter = lru_cache(maxsize=settings.ua_cache_size)(
+        make_query_filter(settings.query_allowlist, settings.query_mode)
+    )
 
     def step(visit: Visit, record: Record) -> None:
         record["query"] = query_filter(visit.query)
@@ -148,11 +157,12 @@ def useragent_step(settings: Settings) -> Step:
     return step
 
 
-def referrer_step() -> Step:
+def referrer_step(cache_size: int = 4096) -> Step:
     """``referrer``: another site's scheme and host, or our own site's anonymized path."""
+    anonymize = lru_cache(maxsize=cache_size)(anonymize_referrer)
 
     def step(visit: Visit, record: Record) -> None:
-        record["referrer"] = anonymize_referrer(visit.referer, visit.host)
+        record["referrer"] = anonymize(visit.referer, visit.host)
 
     return step
 
@@ -188,12 +198,12 @@ def build_pipeline(settings: Settings) -> Pipeline:
     steps: list[Step] = [
         time_step(),
         request_step(),
-        path_step(),
+        path_step(settings.ua_cache_size),
         query_step(settings),
         client_step(settings),
         geo_step(settings),
         useragent_step(settings),
-        referrer_step(),
+        referrer_step(settings.ua_cache_size),
     ]
     if settings.log_headers:
         steps.append(headers_step(settings.log_headers))
