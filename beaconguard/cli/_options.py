@@ -49,8 +49,12 @@ def settings_from_args(args: argparse.Namespace, **extra: Any) -> Settings:
         raise CLIError(str(exc)) from None
 
 
-def progress_bar(total: int | None, label: str) -> tuple[Callable[[int], None], Callable[[], None]]:
+def progress_bar(
+    total: int | None, label: str, *, in_bytes: bool = True
+) -> tuple[Callable[[int], None], Callable[[], None]]:
     """``(update(position), finish())`` drawing a bar on stderr, or no-ops.
+
+    ``position`` counts bytes of ``total`` (or, with ``in_bytes=False``, plain steps).
 
     A bar is drawn only when the size is known (a file, not a pipe) and stderr is a
     terminal: piped or captured stderr gets the summary line alone.
@@ -58,10 +62,12 @@ def progress_bar(total: int | None, label: str) -> tuple[Callable[[int], None], 
     if not total or not sys.stderr.isatty():
         return _noop_update, _noop
     # Imported here: rich takes a while to import and most runs have no terminal.
+    from rich.console import Console
     from rich.progress import (
         BarColumn,
         DownloadColumn,
         Progress,
+        TaskProgressColumn,
         TextColumn,
         TimeRemainingColumn,
     )
@@ -69,8 +75,9 @@ def progress_bar(total: int | None, label: str) -> tuple[Callable[[int], None], 
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
-        DownloadColumn(),
+        DownloadColumn() if in_bytes else TaskProgressColumn(),
         TimeRemainingColumn(),
+        console=Console(stderr=True),
         transient=True,
     )
     progress.start()

@@ -16,7 +16,7 @@ from beaconguard.offline.source import Source
 from beaconguard.offline.writer import OUT_FORMATS
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "anonymize",
         help="anonymize an nginx/Apache/JSON access log",
@@ -61,11 +61,8 @@ def run(args: argparse.Namespace) -> int:
     except FileNotFoundError:
         raise CLIError(f"--input: no file at {args.input!r}") from None
     with source:
-        out: BinaryIO
-        if args.output and args.output != "-":
-            out = open(args.output, "wb")  # noqa: SIM115 - closed below
-        else:
-            out = sys.stdout.buffer
+        to_file = bool(args.output) and args.output != "-"
+        out: BinaryIO = open(args.output, "wb") if to_file else sys.stdout.buffer  # noqa: SIM115
         update, finish = progress_bar(source.size, "anonymize")
         try:
             counts = anonymizer.run(

@@ -44,6 +44,8 @@ class LogLine(NamedTuple):
     duration_ms: float = 0.0
     #: Which text shape the line had: ``"common"``, ``"combined"`` or ``"json"``.
     shape: str = "combined"
+    #: The authenticated user column (``%u``): an identifier, only ``audit`` reads it.
+    remote_user: str = "-"
 
 
 # A quoted field: the unrolled form of (non-quote-non-backslash | backslash-anything)*,
@@ -56,7 +58,9 @@ _ANY_TEXT = re.compile(_HEAD + "(?: " + _Q + " " + _Q + "(?: " + _Q + r")?)?\s*"
 
 _ESCAPE = re.compile(rb"\\(x[0-9A-Fa-f]{2}|.)", re.S)
 _SIMPLE_ESCAPES = {b"n": b"\n", b"t": b"\t", b"r": b"\r", b"v": b"\v", b"f": b"\f"}
-_CLF_TIME = re.compile(r"(\d{2})/([A-Z][a-z]{2})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})")
+_CLF_TIME = re.compile(
+    r"(\d{2})/([A-Z][a-z]{2})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})"
+)
 _MONTHS = {m: i for i, m in enumerate(calendar.month_abbr) if m}
 _NO_COMBINED = (None, None, None)
 _PROTOCOL = re.compile(r"HTTP/\d(?:\.\d)?")
@@ -170,7 +174,7 @@ def make_text_parser(fmt: str) -> Callable[[str], LogLine | None]:
         m = match(line)
         if m is None:
             return None
-        client, _ident, _user, when, request, status, size, *rest = m.groups()
+        client, _ident, user, when, request, status, size, *rest = m.groups()
         referer, ua, xff = rest or _NO_COMBINED
         moment = clf_time(when)
         if moment is None:
@@ -193,6 +197,7 @@ def make_text_parser(fmt: str) -> Callable[[str], LogLine | None]:
             "",
             0.0,
             shape,
+            user,
         )
 
     return parse_text
@@ -302,6 +307,7 @@ def parse_json(line: str) -> LogLine | None:
         host,
         duration,
         "json",
+        _str(obj.get("remote_user")) or "-",
     )
 
 

@@ -41,7 +41,11 @@ class Source:
         self._raw = raw
         head = _peek(raw, 2)
         self.compressed = head == GZIP_MAGIC
-        stream: BinaryIO = gzip.GzipFile(fileobj=raw, mode="rb") if self.compressed else raw
+        stream: BinaryIO = (
+            gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
+            if self.compressed
+            else raw
+        )
         self._text = io.TextIOWrapper(
             stream, encoding="utf-8", errors="replace", newline="\n"
         )

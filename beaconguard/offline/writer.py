@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time as _time
 from collections.abc import Callable
+
 import orjson
 
 from beaconguard.anonymize.pipeline import Record
