@@ -46,6 +46,8 @@ class LogLine(NamedTuple):
     shape: str = "combined"
     #: The authenticated user column (``%u``): an identifier, only ``audit`` reads it.
     remote_user: str = "-"
+    #: The response's content type, when a JSON log has it (text formats do not).
+    content_type: str = ""
 
 
 # A quoted field: the unrolled form of (non-quote-non-backslash | backslash-anything)*,
@@ -215,6 +217,7 @@ _J_BYTES = ("body_bytes_sent", "bytes_sent", "size", "bytes", "DownstreamContent
 _J_REFERER = ("http_referer", "referer", "referrer")
 _J_UA = ("http_user_agent", "user_agent", "ua", "request_User-Agent")
 _J_XFF = ("http_x_forwarded_for", "x_forwarded_for", "request_X-Forwarded-For")
+_J_CONTENT_TYPE = ("sent_http_content_type", "content_type", "downstream_Content-Type")
 _J_HOST = ("host", "http_host", "server_name", "RequestHost")
 
 
@@ -267,6 +270,7 @@ def parse_json(line: str) -> LogLine | None:
         referer = _caddy_header(headers, "Referer")
         ua = _caddy_header(headers, "User-Agent")
         xff: str | None = _caddy_header(headers, "X-Forwarded-For") or None
+        content_type = _caddy_header(obj.get("resp_headers"), "Content-Type")
     else:
         client = _str(_first(obj, _J_CLIENT))
         method, target = _str(_first(obj, _J_METHOD)), _str(_first(obj, _J_TARGET))
@@ -285,6 +289,7 @@ def parse_json(line: str) -> LogLine | None:
         ua = _str(_first(obj, _J_UA))
         xff_value = _first(obj, _J_XFF)
         xff = xff_value if isinstance(xff_value, str) else None
+        content_type = _str(_first(obj, _J_CONTENT_TYPE))
     moment = parse_iso_time(_first(obj, _J_TIME))
     status = _int(_first(obj, _J_STATUS))
     if moment is None or status is None or not 0 <= status <= 999:
@@ -308,6 +313,7 @@ def parse_json(line: str) -> LogLine | None:
         duration,
         "json",
         _str(obj.get("remote_user")) or "-",
+        content_type,
     )
 
 

@@ -10,6 +10,7 @@ a live peer address, with the X-Forwarded-For column standing in for the header.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from urllib.parse import unquote
 
@@ -17,6 +18,21 @@ from beaconguard.client import make_client_resolver
 from beaconguard.offline.parse import LogLine
 from beaconguard.settings import Settings
 from beaconguard.visit import Visit
+
+
+# What a file name says is not a page. Text logs have no content type, and the page-view
+# rule counts only HTML answers, so the path's extension has to stand in for it.
+_NOT_A_PAGE = re.compile(
+    r"\.(?:css|m?js|map|json|xml|txt|png|jpe?g|gif|webp|avif|svg|ico|bmp|woff2?|ttf|otf|eot"
+    r"|mp[34]|webm|ogg|wav|pdf|zip|gz|tar|wasm|csv|rss|atom|webmanifest)$",
+    re.I,
+)
+
+
+def guess_content_type(path: str) -> str:
+    """``text/html`` for what looks like a page (``/``, ``/about``, ``/a.html``), else ""."""
+    last = path.rsplit("/", 1)[-1]
+    return "" if "." in last and _NOT_A_PAGE.search(last) else "text/html"
 
 
 def split_target(target: str) -> tuple[str, bytes, str]:
@@ -66,6 +82,7 @@ def make_converter(settings: Settings, *, site_host: str = "") -> Callable[[LogL
             status=line.status,
             bytes_sent=line.bytes_sent,
             duration_ms=line.duration_ms,
+            content_type=line.content_type or guess_content_type(path),
         )
 
     return to_visit
