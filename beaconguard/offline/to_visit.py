@@ -19,7 +19,6 @@ from beaconguard.offline.parse import LogLine
 from beaconguard.settings import Settings
 from beaconguard.visit import Visit
 
-
 # What a file name says is not a page. Text logs have no content type, and the page-view
 # rule counts only HTML answers, so the path's extension has to stand in for it.
 _NOT_A_PAGE = re.compile(
