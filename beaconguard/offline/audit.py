@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote_plus
 
 import orjson
 
@@ -119,7 +120,14 @@ class Auditor:
         return "ipv4" if isinstance(ip, ipaddress.IPv4Address) else "ipv6"
 
     def scan_text(self, text: str, kinds: set[str]) -> None:
-        """Add the kinds of identifier ``text`` holds to ``kinds``."""
+        """Add the kinds of identifier ``text`` holds to ``kinds`` (percent-encoded too)."""
+        if "%" in text or "+" in text:
+            decoded = unquote_plus(text, errors="replace")
+            if decoded != text:
+                self._scan(decoded, kinds)
+        self._scan(text, kinds)
+
+    def _scan(self, text: str, kinds: set[str]) -> None:
         if "." in text:
             for m in IPV4.finditer(text):
                 ip = parse_ip(m.group())
