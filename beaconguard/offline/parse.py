@@ -16,7 +16,8 @@ import calendar
 import datetime as _dt
 import re
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from functools import lru_cache
+from typing import Any, NamedTuple, cast
 
 import orjson
 
@@ -54,6 +55,7 @@ class LogLine(NamedTuple):
 # which the regex engine runs without backtracking on long user agents.
 _Q = r'"([^"\\]*(?:\\.[^"\\]*)*)"'
 _HEAD = r"(\S+) (\S+) (\S+) \[([^\]]{1,64})\] " + _Q + r" (\d{3}) (\d+|-)"
+_HEAD_ONLY = re.compile(r"(\S+) (\S+) (\S+) \[([^\]]{1,64})\] ")
 _COMMON = re.compile(_HEAD + r"\s*")
 _COMBINED = re.compile(_HEAD + " " + _Q + " " + _Q + "(?: " + _Q + r")?\s*")
 _ANY_TEXT = re.compile(_HEAD + "(?: " + _Q + " " + _Q + "(?: " + _Q + r")?)?\s*")
@@ -150,6 +152,10 @@ def split_request(request: str) -> tuple[str, str, str] | None:
     return method, target, protocol
 
 
+def _request(text: str) -> tuple[str, str, str] | None:
+    return split_request(unescape(text))
+
+
 class _TimeCache:
     """Log lines arrive in time order, so one remembered timestamp saves almost every parse."""
 
@@ -166,22 +172,74 @@ class _TimeCache:
         return self.value
 
 
+#: client, ident, user, time, request, status, size, referer, user agent, forwarded-for
+Groups = tuple[str, str, str, str, str, str, str, str | None, str | None, str | None]
+
+#: How many ``"``-separated parts each shape has when no field holds an escape.
+_PARTS = {"common": (3,), "combined": (7, 9), "auto": (3, 7, 9)}
+
+
+_STATUS_CODES = frozenset(str(n) for n in range(100, 1000))
+
+
+def split_plain(line: str, parts_allowed: tuple[int, ...]) -> Groups | None:
+    """The regex's groups for a line without backslashes, found by splitting on quotes.
+
+    With no escape in the line every ``"`` delimits a field, so this is the same grammar
+    as the regular expression, checked piece by piece, at a fraction of its cost. ``None``
+    means "not this shape": the caller then asks the regular expression.
+    """
+    parts = line.split('"')
+    n = len(parts)
+    if n not in parts_allowed:
+        return None
+    head = _HEAD_ONLY.fullmatch(parts[0])
+    if head is None:
+        return None
+    client, ident, user, when = head.groups()
+    mid = parts[2]
+    if n == 3:
+        mid = mid.rstrip()
+    elif mid[-1:] != " " or parts[4] != " ":
+        return None
+    numbers = mid.split(" ")
+    if len(numbers) != (3 if n == 3 else 4) or numbers[0]:
+        return None
+    status, size = numbers[1], numbers[2]
+    if status not in _STATUS_CODES or not (size == "-" or (size.isascii() and size.isdigit())):
+        return None
+    if n == 3:
+        return client, ident, user, when, parts[1], status, size, None, None, None
+    if n == 7:
+        if parts[6].strip():
+            return None
+        return client, ident, user, when, parts[1], status, size, parts[3], parts[5], None
+    if parts[6] != " " or parts[8].strip():
+        return None
+    return client, ident, user, when, parts[1], status, size, parts[3], parts[5], parts[7]
+
+
 def make_text_parser(fmt: str) -> Callable[[str], LogLine | None]:
     """Build ``parse(line) -> LogLine | None`` for ``combined``, ``common`` or both."""
     pattern = {"combined": _COMBINED, "common": _COMMON, "auto": _ANY_TEXT}[fmt]
     match = pattern.fullmatch
+    parts_allowed = _PARTS[fmt]
     clf_time = _TimeCache()
+    requests = lru_cache(maxsize=4096)(_request)
 
     def parse_text(line: str) -> LogLine | None:
-        m = match(line)
-        if m is None:
-            return None
-        client, _ident, user, when, request, status, size, *rest = m.groups()
-        referer, ua, xff = rest or _NO_COMBINED
+        groups = None if "\\" in line else split_plain(line, parts_allowed)
+        if groups is None:
+            m = match(line)
+            if m is None:
+                return None
+            found = m.groups()
+            groups = cast(Groups, found + _NO_COMBINED if len(found) == 7 else found)
+        client, _ident, user, when, request, status, size, referer, ua, xff = groups
         moment = clf_time(when)
         if moment is None:
             return None
-        req = split_request(unescape(request))
+        req = requests(request)
         if req is None:
             return None
         shape = "common" if ua is None else "combined"

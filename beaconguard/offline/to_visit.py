@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import lru_cache
 from urllib.parse import unquote
 
 from beaconguard.client import make_client_resolver
@@ -56,6 +57,11 @@ def split_target(target: str) -> tuple[str, bytes, str]:
     return unquote(path, errors="replace"), query.encode("latin-1", "replace"), host
 
 
+def _target(target: str) -> tuple[str, bytes, str, str]:
+    path, query, host = split_target(target)
+    return path, query, host, guess_content_type(path)
+
+
 def make_converter(settings: Settings, *, site_host: str = "") -> Callable[[LogLine], Visit]:
     """Build ``to_visit(line) -> Visit``.
 
@@ -65,9 +71,11 @@ def make_converter(settings: Settings, *, site_host: str = "") -> Callable[[LogL
     """
     resolve = make_client_resolver(settings.trusted_proxies)
     default_host = site_host.lower()
+    # Logs repeat their request targets; bounded like the pipeline's own caches.
+    targets = lru_cache(maxsize=settings.ua_cache_size)(_target)
 
     def to_visit(line: LogLine) -> Visit:
-        path, query, target_host = split_target(line.target)
+        path, query, target_host, content_type = targets(line.target)
         client = line.client
         return Visit(
             time=line.time,
@@ -81,7 +89,7 @@ def make_converter(settings: Settings, *, site_host: str = "") -> Callable[[LogL
             status=line.status,
             bytes_sent=line.bytes_sent,
             duration_ms=line.duration_ms,
-            content_type=line.content_type or guess_content_type(path),
+            content_type=line.content_type or content_type,
         )
 
     return to_visit

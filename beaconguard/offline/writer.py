@@ -9,8 +9,8 @@ classification (``Firefox/125 (Linux; desktop)``), never the original string.
 
 from __future__ import annotations
 
-import time as _time
 from collections.abc import Callable
+from functools import lru_cache
 
 import orjson
 
@@ -39,18 +39,39 @@ def _quoted(value: str) -> str:
 
 def ua_summary(record: Record) -> str:
     """The user-agent column of a cleaned text log: the classification, not the string."""
-    version = record.get("browser_version")
-    browser = record.get("browser") or "Other"
-    name = f"{browser}/{version}" if version else browser
-    detail = f"{record.get('os') or 'Other'}; {record.get('device') or 'other'}"
-    reason = record.get("bot_reason")
+    return _ua_column(
+        record.get("browser"),
+        record.get("browser_version"),
+        record.get("os"),
+        record.get("device"),
+        record.get("bot_reason"),
+    )
+
+
+@lru_cache(maxsize=1024)
+def _ua_column(
+    browser: str | None, version: str | None, os: str | None, device: str | None,
+    reason: str | None,
+) -> str:
+    name = f"{browser or 'Other'}/{version}" if version else browser or "Other"
+    detail = f"{os or 'Other'}; {device or 'other'}"
     if reason:
         detail += f"; bot={reason}"
     return _quoted(f"{name} ({detail})")
 
 
+@lru_cache(maxsize=4096)
+def _request_column(method: str, path: str, query: str | None, protocol: str) -> str:
+    target = f"{path}?{query}" if query else path
+    return f"{method} {_quoted(target)} {protocol if protocol in _PROTOCOLS else 'HTTP/1.1'}"
+
+
+_MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+           "Dec")
+
+
 class _ClfTime:
-    """Formats the record's UTC second as ``[10/Oct/2000:13:55:36 +0000]``, once per second."""
+    """The record's ``2000-10-10T13:55:36Z`` as ``10/Oct/2000:13:55:36 +0000``, once a second."""
 
     __slots__ = ("iso", "text")
 
@@ -62,9 +83,9 @@ class _ClfTime:
         if iso != self.iso:
             self.iso = iso
             try:
-                when = _time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ")
-                self.text = _time.strftime("%d/%b/%Y:%H:%M:%S +0000", when)
-            except ValueError:
+                month = _MONTHS[int(iso[5:7])]
+                self.text = f"{iso[8:10]}/{month}/{iso[0:4]}:{iso[11:19]} +0000"
+            except (ValueError, IndexError):
                 self.text = "01/Jan/1970:00:00:00 +0000"
         return self.text
 
@@ -74,20 +95,16 @@ def make_text_formatter() -> Formatter:
     clf_time = _ClfTime()
 
     def format_text(record: Record, line: LogLine) -> bytes:
-        target = record["path"]
-        query = record.get("query")
-        if query:
-            target = f"{target}?{query}"
-        method = record["method"]
-        protocol = line.protocol if line.protocol in _PROTOCOLS else "HTTP/1.1"
-        request = f"{method} {_quoted(target)} {protocol}"
+        request = _request_column(
+            record["method"], record["path"], record["query"], line.protocol
+        )
         head = (
-            f"{record.get('client') or '-'} - - [{clf_time(record['time'])}] "
+            f"{record['client'] or '-'} - - [{clf_time(record['time'])}] "
             f'"{request}" {record["status"]} {record["bytes"]}'
         )
         if line.shape == "common":
             return (head + "\n").encode("utf-8", "replace")
-        referrer = _quoted(record.get("referrer") or "-")
+        referrer = _quoted(record["referrer"] or "-")
         tail = "\n" if line.forwarded_for is None else ' "-"\n'
         return f'{head} "{referrer}" "{ua_summary(record)}"{tail}'.encode("utf-8", "replace")
 

@@ -5,13 +5,20 @@ from __future__ import annotations
 import calendar
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from beaconguard.offline.parse import (
+    _ANY_TEXT,
+    _COMBINED,
+    _COMMON,
+    _PARTS,
     MAX_LINE,
     make_parser,
     parse_clf_time,
     parse_iso_time,
     parse_json,
+    split_plain,
     split_request,
     unescape,
 )
@@ -171,3 +178,30 @@ def test_split_request() -> None:
 
 def test_max_line_is_generous_but_bounded() -> None:
     assert 8 * 1024 <= MAX_LINE <= 1024 * 1024
+
+
+_FIELD = st.text(alphabet=st.sampled_from(list('ab -"[]\\/?=:1\t')), max_size=12)
+
+
+@given(
+    client=_FIELD, user=_FIELD, request=_FIELD, referer=_FIELD, ua=_FIELD, xff=_FIELD,
+    status=st.sampled_from(["200", "2000", "20", "abc"]), size=st.sampled_from(["1", "-", "x"]),
+    shape=st.sampled_from(["common", "combined", "xff"]),
+)
+@settings(max_examples=400, deadline=None)
+def test_quote_split_fast_path_agrees_with_the_regex(  # type: ignore[no-untyped-def]
+    client, user, request, referer, ua, xff, status, size, shape
+) -> None:
+    line = f'{client} - {user} [10/Oct/2023:13:55:36 +0000] "{request}" {status} {size}'
+    if shape != "common":
+        line += f' "{referer}" "{ua}"'
+    if shape == "xff":
+        line += f' "{xff}"'
+    for fmt in ("auto", "combined", "common"):
+        fast = split_plain(line, _PARTS[fmt])
+        if fast is None:
+            continue
+        m = {"auto": _ANY_TEXT, "combined": _COMBINED, "common": _COMMON}[fmt].fullmatch(line)
+        assert m is not None
+        groups = m.groups()
+        assert fast == (groups + (None, None, None) if len(groups) == 7 else groups)
