@@ -26,6 +26,8 @@ GIF = (
     b"\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
 )
 _NO_STORE = (b"cache-control", b"no-store")
+#: A pixel request carries at most a URL, a referrer and an event name.
+MAX_QUERY_STRING = 6144
 _GIF_FIELDS = {"u": "u", "r": "r", "e": "e"}
 
 
@@ -79,7 +81,7 @@ def make_endpoints(settings: Settings) -> dict[str, ASGIApp]:
             return
         try:
             raw = scope.get("query_string", b"").decode("latin-1")
-            if len(raw) > MAX_BODY * 3:
+            if len(raw) > MAX_QUERY_STRING:
                 raise BeaconError("query string too long", 414)
             pairs = parse_qsl(raw, keep_blank_values=True, max_num_fields=8)
             fields: dict[str, str] = {}

@@ -21,7 +21,7 @@ from beaconguard.anonymize.query import REDACTED, make_query_filter, scrub_value
 from beaconguard.anonymize.referrer import anonymize_referrer
 from beaconguard.settings import Settings
 
-MAX_BODY = 2048
+MAX_BODY = 4096
 MAX_URL = 2048
 MAX_PROPS = 8
 MAX_PROP_VALUE = 100

@@ -41,7 +41,7 @@ _HTML = ("text/html", "application/xhtml+xml")
 def _cap(value: object) -> str:
     if value is None:
         return ""
-    text = str(value)
+    text = str(value).replace("\x1f", " ")  # the Redis store's field separator
     return text if len(text) <= MAX_VALUE else text[:MAX_VALUE]
 
 
@@ -85,6 +85,45 @@ def counts_as_pageview(
     )
 
 
+def expand(pending: Mapping[tuple[Any, ...], list[Any]], cells: dict[Cell, Delta]) -> None:
+    """Turn the hot path's per-signature counts into per-cell deltas.
+
+    Each visit counts in the day's total, its page, and each dimension both across all
+    pages and within its page (what lets a report filter by page and group by anything).
+    """
+    for signature, (pageviews, events, hashes) in pending.items():
+        day, page, event, referrer, query, country, browser, os_, device, props = signature
+        page = _cap(page)
+        dims = [
+            ("referrer", referrer_host(referrer)),
+            ("country", country),
+            ("browser", browser),
+            ("os", os_),
+            ("device", device),
+        ]
+        utm = utm_values(query)
+        dims += [(name, utm.get(name, "")) for name in _UTM]
+        targets: list[Cell] = [(day, "", "", ""), (day, "", "page", page)]
+        if event is not None:
+            event = _cap(event)
+            targets.append((day, "", "event", event))
+            targets.append((day, page, "event", event))
+            for name, value in props:
+                targets.append((day, "", "prop", _cap(f"{event}\x1e{name}\x1e{value}")))
+        for dim, value in dims:
+            value = _cap(value)
+            targets.append((day, "", dim, value))
+            targets.append((day, page, dim, value))
+        for cell in targets:
+            delta = cells.get(cell)
+            if delta is None:
+                delta = cells[cell] = Delta()
+            delta.pageviews += pageviews
+            delta.events += events
+            if hashes:
+                delta.visitors |= hashes
+
+
 class Aggregator:
     """In-memory counters, flushed to a :class:`~beaconguard.stats.store.base.Store`.
 
@@ -107,7 +146,8 @@ class Aggregator:
         self._interval = settings.flush_interval
         self._retention = settings.retention_days
         self._lock = threading.Lock()
-        self._batch = Batch()
+        self._batch = Batch()  # bots and consent; cells are built from _pending at flush
+        self._pending: dict[tuple[Any, ...], list[Any]] = {}
         self._keys: dict[int, bytes | None] = {}
         self._day_names: dict[int, str] = {}
         self._closed = False
@@ -166,38 +206,29 @@ class Aggregator:
                 ).digest(),
                 "big",
             )
-        page = _cap(page)
-        dims = [
-            ("referrer", referrer_host(referrer)),
-            ("country", record["country"]),
-            ("browser", record["browser"]),
-            ("os", record["os"]),
-            ("device", record["device"]),
-        ]
-        utm = utm_values(query)
-        dims += [(name, utm.get(name, "")) for name in _UTM]
-        cells: list[Cell] = [(day, "", "", ""), (day, "", "page", page)]
-        if event is not None:
-            event = _cap(event)
-            cells.append((day, "", "event", event))
-            cells.append((day, page, "event", event))
-        for dim, value in dims:
-            value = _cap(value)
-            cells.append((day, "", dim, value))
-            cells.append((day, page, dim, value))
-        is_event = event is not None
+        # One dict entry per distinct combination of dimension values; the flusher expands
+        # it into the cells (page x dimension) off the request path.
+        props = tuple(beacon["props"].items()) if event is not None and beacon else ()
+        signature = (
+            day,
+            page,
+            event,
+            referrer,
+            query,
+            record["country"],
+            record["browser"],
+            record["os"],
+            record["device"],
+            props,
+        )
         with self._lock:
-            pending = self._batch.cells
-            for cell in cells:
-                delta = pending.get(cell)
-                if delta is None:
-                    delta = pending[cell] = Delta()
-                if is_event:
-                    delta.events += 1
-                else:
-                    delta.pageviews += 1
-                if hashed is not None:
-                    delta.visitors.add(hashed)
+            pending = self._pending
+            entry = pending.get(signature)
+            if entry is None:
+                entry = pending[signature] = [0, 0, set()]
+            entry[1 if event is not None else 0] += 1
+            if hashed is not None:
+                entry[2].add(hashed)
             crowded = len(pending) > MAX_PENDING
         if crowded:
             self._wake.set()
@@ -265,6 +296,8 @@ class Aggregator:
         """Write what is pending to the store now; on failure keep it for the next try."""
         with self._lock:
             batch, self._batch = self._batch, Batch()
+            pending, self._pending = self._pending, {}
+        expand(pending, batch.cells)
         if not batch:
             return
         try:

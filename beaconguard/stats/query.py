@@ -236,6 +236,32 @@ def consent_counts(store: Store, start: _dt.date, end: _dt.date) -> dict[str, di
     return dict(sorted(out.items()))
 
 
+def event_properties(
+    store: Store, start: _dt.date, end: _dt.date, event: str, *, min_visitors: int = 5
+) -> dict[str, Any]:
+    """Allowlisted properties of ``event``: ``{name: {value: events}}``, small cells suppressed.
+
+    ``suppressed`` counts the (name, value) cells with fewer than ``min_visitors`` visitors.
+    """
+    grouped: dict[tuple[str, str], list[int]] = {}
+    for row in store.cell_rows(start.isoformat(), end.isoformat(), "prop", page="", value=None):
+        ev, _, rest = row.value.partition("\x1e")
+        name, _, value = rest.partition("\x1e")
+        if ev != event:
+            continue
+        acc = grouped.setdefault((name, value), [0, 0])
+        acc[0] += row.events
+        acc[1] += row.visitors
+    props: dict[str, dict[str, int]] = {}
+    suppressed = 0
+    for (name, value), (events, visitors) in sorted(grouped.items()):
+        if visitors < min_visitors:
+            suppressed += 1
+            continue
+        props.setdefault(name, {})[value] = events
+    return {"event": event, "properties": props, "suppressed": suppressed}
+
+
 def parse_period(
     since: str | None,
     start: str | None,

@@ -204,4 +204,4 @@ def test_quote_split_fast_path_agrees_with_the_regex(  # type: ignore[no-untyped
         m = {"auto": _ANY_TEXT, "combined": _COMBINED, "common": _COMMON}[fmt].fullmatch(line)
         assert m is not None
         groups = m.groups()
-        assert fast == (groups + (None, None, None) if len(groups) == 7 else groups)
+        assert fast == ((*groups, None, None, None) if len(groups) == 7 else groups)
