@@ -36,7 +36,8 @@ from beaconguard.stats.days import DAY
 from beaconguard.stats.store.base import Batch, CellRow, Store
 
 #: Lines counted between flushes (each flush is one store transaction with its marker).
-FLUSH_EVERY = 50_000
+FLUSH_EVERY = 8192 * 6
+PROGRESS_EVERY = 8192
 
 
 @dataclass(slots=True)
@@ -178,8 +179,9 @@ class Ingester:
                     visit = to_visit(parsed)
                     consume(visit, pipeline(visit))
                     counts.fed += 1
-                if not number % FLUSH_EVERY:
-                    self._flush(source, number, digest.hexdigest())
+                if not number % PROGRESS_EVERY:
+                    if not number % FLUSH_EVERY:
+                        self._flush(source, number, digest.hexdigest())
                     if progress is not None:
                         progress(src.position())
         if number < skip:
