@@ -50,6 +50,8 @@ class Anonymizer:
         self.to_visit = make_converter(settings, site_host=site_host)
         self.format: Formatter = make_formatter(out_format)
         self.json_out = out_format == "json" or fmt == "json"
+        # With mixed input and "same" output, a marker takes the shape of the line before.
+        self._follow_shape = out_format == "same" and fmt == "auto"
         self.drop_malformed = drop_malformed
 
     def run(
@@ -61,6 +63,7 @@ class Anonymizer:
         counts = Counts()
         parse, to_visit, pipeline, fmt = self.parse, self.to_visit, self.pipeline, self.format
         read = written = malformed = 0
+        json_marker, follow = self.json_out, self._follow_shape
         try:
             for line in lines:
                 read += 1
@@ -68,11 +71,13 @@ class Anonymizer:
                 if parsed is None:
                     malformed += 1
                     if not self.drop_malformed:
-                        write(malformed_marker(read, self.json_out))
+                        write(malformed_marker(read, json_marker))
                         written += 1
                 else:
                     write(fmt(pipeline(to_visit(parsed)), parsed))
                     written += 1
+                    if follow:
+                        json_marker = parsed.shape == "json"
                 if progress is not None and not read % PROGRESS_EVERY:
                     progress()
         finally:

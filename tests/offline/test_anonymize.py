@@ -97,3 +97,13 @@ def test_too_long_line_is_malformed(make_settings, tmp_path) -> None:  # type: i
         counts = Anonymizer(make_settings()).run(src.lines(), out.append)
     assert (counts.read, counts.malformed) == (3, 1)
     assert b"203.0.113.77" not in b"".join(out)
+
+
+def test_marker_follows_the_shape_of_a_json_log(make_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    lines = (FIXTURES / "json.log").read_text().splitlines()
+    out: list[bytes] = []
+    Anonymizer(make_settings()).run([lines[0], "{broken", lines[1]], out.append)
+    assert [orjson.loads(x) for x in b"".join(out).splitlines()][1] == {
+        "malformed": True,
+        "line": 2,
+    }
