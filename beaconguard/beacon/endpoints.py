@@ -55,6 +55,10 @@ async def _reject(send: Send, status: int, reason: str, allow: bytes | None = No
     await _answer(send, status, reason.encode() + b"\n", b"text/plain; charset=utf-8", extra)
 
 
+def _no_constants(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _host(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == b"host":
@@ -123,7 +127,7 @@ def make_endpoints(settings: Settings) -> dict[str, ASGIApp]:
                 await _reject(send, 413, f"body larger than {MAX_BODY} bytes")
                 return
         try:
-            fields = json.loads(body.decode("utf-8"))
+            fields = json.loads(body.decode("utf-8"), parse_constant=_no_constants)
         except (UnicodeDecodeError, ValueError, RecursionError):
             await _reject(send, 400, "body is not valid JSON")
             return

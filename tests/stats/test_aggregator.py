@@ -17,7 +17,6 @@ from beaconguard.stats.query import (
     event_properties,
     run_report,
 )
-from beaconguard.stats.store import open_store
 from tests.stats.helpers import CHROME, NOON, Feeder
 from tests.stats.keys import pin_day_key
 
