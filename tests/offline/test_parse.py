@@ -197,6 +197,8 @@ def test_quote_split_fast_path_agrees_with_the_regex(  # type: ignore[no-untyped
         line += f' "{referer}" "{ua}"'
     if shape == "xff":
         line += f' "{xff}"'
+    if "\\" in line:
+        return  # lines with escapes always go to the regular expression
     for fmt in ("auto", "combined", "common"):
         fast = split_plain(line, _PARTS[fmt])
         if fast is None:
