@@ -275,6 +275,15 @@ class Aggregator:
                 k = (day, _cap(category), bool(granted), source)
                 pending[k] = pending.get(k, 0) + 1
 
+    def mark_ingested(self, source: str, lines: int, digest: str) -> None:
+        """Record, with the counts pending now, that ``lines`` of a log source are counted.
+
+        Offline ingest calls this before :meth:`flush`, so the marker and the counts reach
+        the store in one transaction.
+        """
+        with self._lock:
+            self._batch.ingested[source] = (lines, digest)
+
     # -- day keys ----------------------------------------------------------------------
 
     def _day_name(self, number: int) -> str:
@@ -344,6 +353,9 @@ class Aggregator:
                 cur.bots[bk] = cur.bots.get(bk, 0) + n
             for ck, n in batch.consent.items():
                 cur.consent[ck] = cur.consent.get(ck, 0) + n
+            for source, mark in batch.ingested.items():
+                if source not in cur.ingested or cur.ingested[source][0] < mark[0]:
+                    cur.ingested[source] = mark
 
     def maintain(self) -> None:
         """Day-key rotation and destruction, and (hourly) the retention purge."""

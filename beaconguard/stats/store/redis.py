@@ -65,6 +65,8 @@ class RedisStore:
             pipe.hincrby(f"{PREFIX}b:{day}", reason, n)
         for (day, category, granted, source), n in batch.consent.items():
             pipe.hincrby(f"{PREFIX}k:{day}", f"{category}{SEP}{int(granted)}{SEP}{source}", n)
+        for source, (lines, digest) in batch.ingested.items():
+            pipe.hset(f"{PREFIX}ingested", source, f"{lines}{SEP}{digest}")
         pipe.execute()
 
     def day_key(self, day: str, now: float) -> bytes | None:
@@ -148,6 +150,13 @@ class RedisStore:
                 category, granted, source = raw.decode().split(SEP, 2)
                 out.append((day, category, granted == "1", source, int(n)))
         return out
+
+    def ingested(self, source: str) -> tuple[int, str] | None:
+        raw = self._r.hget(f"{PREFIX}ingested", source)
+        if raw is None:
+            return None
+        lines, _, digest = raw.decode().partition(SEP)
+        return int(lines), digest
 
     def close(self) -> None:
         self._r.close()

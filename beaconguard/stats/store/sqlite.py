@@ -37,6 +37,9 @@ CREATE TABLE IF NOT EXISTS consent (
     count INTEGER NOT NULL,
     PRIMARY KEY (day, category, granted, source)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ingested (
+    source TEXT PRIMARY KEY, lines INTEGER NOT NULL, digest TEXT NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS day_keys (
     day TEXT PRIMARY KEY, key BLOB NOT NULL, expires REAL NOT NULL
 ) WITHOUT ROWID;
@@ -117,6 +120,10 @@ class SQLiteStore:
                     "DO UPDATE SET count = count + excluded.count",
                     [(d, c, int(g), s, n) for (d, c, g, s), n in batch.consent.items()],
                 )
+                db.executemany(
+                    "INSERT OR REPLACE INTO ingested VALUES (?, ?, ?)",
+                    [(s, n, d) for s, (n, d) in batch.ingested.items()],
+                )
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
@@ -190,6 +197,13 @@ class SQLiteStore:
                 (start, end),
             ).fetchall()
         return [(d, c, bool(g), s, n) for d, c, g, s, n in rows]
+
+    def ingested(self, source: str) -> tuple[int, str] | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT lines, digest FROM ingested WHERE source = ?", (source,)
+            ).fetchone()
+        return (int(row[0]), str(row[1])) if row else None
 
     def close(self) -> None:
         with self._lock:
