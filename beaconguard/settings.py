@@ -35,6 +35,7 @@ DEFAULT_QUERY_ALLOWLIST = (
 
 _MIN_SECRET_LEN = 16
 _PROP_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,31}")
+_HOST_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}\.?)*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +164,9 @@ class Settings:
                 f"store: {self.store!r} is not a store URL; use sqlite:///path/stats.db, "
                 "redis://host:port/db or memory://"
             )
+        for host in self.beacon_hosts:
+            if not _HOST_NAME.fullmatch(host):
+                raise ValueError(f"beacon_hosts: {host!r} is not a host name like cdn.example.com")
         for prop in self.beacon_props:
             if not _PROP_NAME.fullmatch(prop):
                 raise ValueError(

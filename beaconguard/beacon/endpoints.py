@@ -2,7 +2,14 @@
 
 ``GET {prefix}/b.gif?u=URL&r=REFERRER&e=EVENT``: a 1x1 GIF for pages without script.
 ``POST {prefix}/e``: a ``navigator.sendBeacon`` JSON body ``{"u", "r", "e", "p"}``.
-``GET {prefix}/b.js``: the beacon script (under 1 KB gzipped).
+``GET {prefix}/b.js``: the beacon script (under 1 KB gzipped). Include it with
+``<script src="/_bg/b.js" defer></script>``; custom events: ``bg("signup", {plan: "pro"})``
+(property names must be in ``beacon_props``). On a page served from another origin (a
+static or CDN site listed in ``beacon_hosts``) add ``data-endpoint="https://app.example/_bg"``:
+the script then uses the pixel, which needs no CORS (events travel without properties).
+The script counts the page load unless the server already did: the server marks the HTML
+it counts with ``Server-Timing: bg``, which the script reads from the navigation timing.
+Single-page-app navigations (``history.pushState``, ``popstate``) are always sent.
 
 An endpoint only validates and answers; the accepted, anonymized payload is left in the
 ASGI scope (:data:`SCOPE_KEY`) for the statistics consumer, which decides whether consent
@@ -53,6 +60,10 @@ async def _answer(
 async def _reject(send: Send, status: int, reason: str, allow: bytes | None = None) -> None:
     extra = ((b"allow", allow),) if allow else ()
     await _answer(send, status, reason.encode() + b"\n", b"text/plain; charset=utf-8", extra)
+
+
+def _no_constants(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _host(scope: Scope) -> str:
@@ -123,7 +134,7 @@ def make_endpoints(settings: Settings) -> dict[str, ASGIApp]:
                 await _reject(send, 413, f"body larger than {MAX_BODY} bytes")
                 return
         try:
-            fields = json.loads(body.decode("utf-8"))
+            fields = json.loads(body.decode("utf-8"), parse_constant=_no_constants)
         except (UnicodeDecodeError, ValueError, RecursionError):
             await _reject(send, 400, "body is not valid JSON")
             return

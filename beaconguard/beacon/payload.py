@@ -104,8 +104,9 @@ def make_validator(settings: Settings) -> Callable[[Mapping[str, Any], str], Pay
 def _prop_value(name: str, value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | float) and not (isinstance(value, float) and not math.isfinite(value)):
-        return str(value)[:MAX_PROP_VALUE]
+    if isinstance(value, int | float) and math.isfinite(value):
+        # A number can be an identifier too (a phone or account number).
+        return scrub_value(str(value)[:MAX_PROP_VALUE])
     if isinstance(value, str):
         if len(value) > MAX_PROP_VALUE or not value.isprintable():
             return REDACTED

@@ -1,18 +1,23 @@
-/* beaconguard first-party beacon: page views the server did not see, and custom events.
-   <script src="/_bg/b.js" defer></script>; events: bg("signup", {plan: "pro"}). */
+/* beaconguard beacon; usage in beaconguard/beacon/endpoints.py */
 (function (w, d, n) {
-  var s = d.currentScript, url = (s && s.getAttribute("data-endpoint")) || "/_bg/e";
-  var last = location.href;
+  var s = d.currentScript, base = (s && s.getAttribute("data-endpoint")) || "/_bg";
+  var a = d.createElement("a");
+  a.href = base;
+  var same = a.origin === location.origin, last = location.href;
   function send(ref, e, p) {
+    if (!same) {  // a pixel needs no CORS
+      var q = "u=" + encodeURIComponent(location.href) + "&r=" + encodeURIComponent(ref || "");
+      new Image().src = base + "/b.gif?" + q + (e ? "&e=" + encodeURIComponent(e) : "");
+      return;
+    }
     var b = JSON.stringify({u: location.href, r: ref || null, e: e, p: p});
     try {
-      if (n.sendBeacon && n.sendBeacon(url, new Blob([b], {type: "application/json"}))) return;
+      if (n.sendBeacon(base + "/e", new Blob([b], {type: "application/json"}))) return;
     } catch (x) {}
-    if (w.fetch) fetch(url, {method: "POST", body: b, keepalive: true, credentials: "omit",
-      headers: {"Content-Type": "application/json"}}).catch(function () {});
+    if (w.fetch) fetch(base + "/e", {method: "POST", body: b, keepalive: true,
+      credentials: "omit", headers: {"Content-Type": "application/json"}})["catch"](Object);
   }
-  // The server marks the HTML responses it counted itself (Server-Timing: bg): a page load
-  // is never counted twice.
+  // Server-Timing: bg marks a page load the server counted
   function counted() {
     try {
       return performance.getEntriesByType("navigation")[0].serverTiming.some(

@@ -17,8 +17,10 @@ from __future__ import annotations
 import atexit
 import hashlib
 import logging
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote
@@ -124,6 +126,12 @@ def expand(pending: Mapping[tuple[Any, ...], list[Any]], cells: dict[Cell, Delta
                 delta.visitors |= hashes
 
 
+def _after_fork(ref: weakref.ref[Aggregator]) -> None:
+    aggregator = ref()
+    if aggregator is not None:
+        aggregator._forked()
+
+
 class Aggregator:
     """In-memory counters, flushed to a :class:`~beaconguard.stats.store.base.Store`.
 
@@ -153,14 +161,38 @@ class Aggregator:
         self._closed = False
         self._wake = threading.Event()
         self._last_purge = 0.0
-        self._refresh_keys(clock())
+        try:
+            self._refresh_keys(clock())
+        except Exception:
+            # A store outage must not keep the app from starting; the flusher retries.
+            log.exception("beaconguard: statistics store unavailable at start; will retry")
         self._thread: threading.Thread | None = None
+        self._background = background
         if background:
-            self._thread = threading.Thread(
-                target=self._run, name="beaconguard-stats-flush", daemon=True
-            )
-            self._thread.start()
+            self._start_thread()
             atexit.register(self.close)
+            # A server that imports the app and then forks workers (gunicorn --preload)
+            # leaves the child without the flusher and with the parent's connection.
+            me = weakref.ref(self)
+            os.register_at_fork(after_in_child=lambda: _after_fork(me))
+
+    def _start_thread(self) -> None:
+        self._thread = threading.Thread(
+            target=self._run, name="beaconguard-stats-flush", daemon=True
+        )
+        self._thread.start()
+
+    def _forked(self) -> None:
+        """In a forked child: own lock, nothing pending (the parent writes its own)."""
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._batch = Batch()
+        self._pending = {}
+        reopen = getattr(self.store, "reopen", None)
+        if reopen is not None:
+            reopen()
+        if self._background and not self._closed:
+            self._start_thread()
 
     # -- hot path ----------------------------------------------------------------------
 
@@ -243,6 +275,15 @@ class Aggregator:
                 k = (day, _cap(category), bool(granted), source)
                 pending[k] = pending.get(k, 0) + 1
 
+    def mark_ingested(self, source: str, lines: int, digest: str) -> None:
+        """Record, with the counts pending now, that ``lines`` of a log source are counted.
+
+        Offline ingest calls this before :meth:`flush`, so the marker and the counts reach
+        the store in one transaction.
+        """
+        with self._lock:
+            self._batch.ingested[source] = (lines, digest)
+
     # -- day keys ----------------------------------------------------------------------
 
     def _day_name(self, number: int) -> str:
@@ -312,6 +353,9 @@ class Aggregator:
                 cur.bots[bk] = cur.bots.get(bk, 0) + n
             for ck, n in batch.consent.items():
                 cur.consent[ck] = cur.consent.get(ck, 0) + n
+            for source, mark in batch.ingested.items():
+                if source not in cur.ingested or cur.ingested[source][0] < mark[0]:
+                    cur.ingested[source] = mark
 
     def maintain(self) -> None:
         """Day-key rotation and destruction, and (hourly) the retention purge."""

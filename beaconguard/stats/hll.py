@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import math
 import struct
+import sys
+from array import array
 from collections.abc import Iterable
 
 P = 14
@@ -35,6 +37,8 @@ SPARSE_MAX = 3000
 _DENSE = b"D"
 _SPARSE = b"S"
 _ENTRY = struct.Struct(">I")
+_SWAP = sys.byteorder == "little"  # entries are stored big-endian
+assert array("I").itemsize == _ENTRY.size
 
 
 def split(hashed: int) -> tuple[int, int]:
@@ -117,9 +121,10 @@ class HLL:
 
     def to_bytes(self) -> bytes:
         if self.sparse is not None:
-            return _SPARSE + b"".join(
-                _ENTRY.pack(i << 6 | r) for i, r in sorted(self.sparse.items())
-            )
+            entries = array("I", sorted(i << 6 | r for i, r in self.sparse.items()))
+            if _SWAP:
+                entries.byteswap()
+            return _SPARSE + entries.tobytes()
         assert self.registers is not None
         return _DENSE + bytes(self.registers)
 
@@ -133,12 +138,14 @@ class HLL:
         if kind == _DENSE and len(body) == M:
             sketch.registers, sketch.sparse = bytearray(body), None
         elif kind == _SPARSE and len(body) % _ENTRY.size == 0:
-            sparse = sketch.sparse
-            assert sparse is not None
-            for (entry,) in _ENTRY.iter_unpack(body):
-                index, rank = entry >> 6, entry & 63
-                if 0 < rank <= _SQ + 1 and sparse.get(index, 0) < rank:
-                    sparse[index] = rank
+            entries = array("I")
+            entries.frombytes(body)
+            if _SWAP:
+                entries.byteswap()
+            # Entries are written sorted by index, one per index; anything else is not ours
+            # and is dropped rather than trusted.
+            sparse = {e >> 6: e & 63 for e in entries if 0 < e & 63 <= _SQ + 1}
+            sketch.sparse = sparse
             if len(sparse) > SPARSE_MAX:
                 sketch._densify()
         return sketch

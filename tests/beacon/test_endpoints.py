@@ -62,8 +62,13 @@ def test_event_with_allowlisted_property(guard) -> None:  # type: ignore[no-unty
         {"key": "signup", "pageviews": 0, "visitors": 1, "events": 1}
     ]
     assert guard.stats is not None
+    with TestClient(guard) as client:
+        phone = {"u": PAGE, "e": "signup", "p": {"plan": 5551234567}}
+        assert post(client, phone).status_code == 204
+        assert post(client, {"u": PAGE, "e": "signup", "p": {"plan": 3}}).status_code == 204
+    guard.stats.flush()
     props = event_properties(guard.stats.store, today(), today(), "signup", min_visitors=1)
-    assert props["properties"] == {"plan": {"pro": 1}}
+    assert props["properties"] == {"plan": {"pro": 1, "{redacted}": 1, "3": 1}}
 
 
 def test_pixel(guard) -> None:  # type: ignore[no-untyped-def]
@@ -89,6 +94,8 @@ BAD_POSTS = [
     (b"\xff\xfe", JSON, 400, "not valid JSON"),
     (b"[1, 2]", JSON, 400, "JSON object"),
     (b'"just a string"', JSON, 400, "JSON object"),
+    (b'{"u": NaN}', JSON, 400, "not valid JSON"),
+    (b'{"u": "http://testserver/", "e": "x", "p": {"plan": Infinity}}', JSON, 400, "JSON"),
     (b"[" * 1000 + b"]" * 1000, JSON, 400, ""),
     (json.dumps({"u": PAGE}).encode(), {"content-type": "text/plain"}, 415, "application/json"),
     (json.dumps({"u": PAGE}).encode(), {"content-type": "application/x-www-form-urlencoded"},

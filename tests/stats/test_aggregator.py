@@ -155,3 +155,98 @@ def test_unique_accuracy_at_100k_visitors(store, make_settings) -> None:  # type
     total = daily_series(store, DAY0, DAY0)[0]
     assert total["pageviews"] == 120_000
     assert abs(total["visitors"] - n) / n <= 0.02, total
+
+
+def test_settings_for_beacons_are_validated(make_settings) -> None:  # type: ignore[no-untyped-def]
+    assert make_settings(beacon_hosts="CDN.example.com, static.example").beacon_hosts == (
+        "cdn.example.com", "static.example")
+    with pytest.raises(ValueError, match="beacon_hosts"):
+        make_settings(beacon_hosts=("https://cdn.example",))
+    with pytest.raises(ValueError, match="beacon_props"):
+        make_settings(beacon_props=("bad name",))
+
+
+def test_a_store_outage_does_not_stop_the_app_and_nothing_is_lost(make_settings) -> None:  # type: ignore[no-untyped-def]
+    from beaconguard.stats.aggregator import Aggregator
+    from beaconguard.stats.store.memory import MemoryStore
+
+    class Flaky(MemoryStore):
+        """A real memory store that refuses to work until ``up`` is set."""
+
+        up = False
+
+        def write(self, batch):  # type: ignore[no-untyped-def]
+            if not self.up:
+                raise ConnectionError("store down")
+            super().write(batch)
+
+        def day_key(self, day, now):  # type: ignore[no-untyped-def]
+            if not self.up:
+                raise ConnectionError("store down")
+            return super().day_key(day, now)
+
+    store = Flaky()
+    f = Feeder(store, make_settings())  # starts although the store is down
+    assert isinstance(f.agg, Aggregator)
+    f.visit("/a")
+    f.flush()  # fails, kept for the next try
+    store.up = True
+    f.agg.maintain()  # the flusher's next tick fetches the day key
+    f.visit("/a")
+    f.flush()
+    # both views kept; only the visit made while no key could be read has no visitor
+    report = run_report(store, ReportQuery(start=DAY0, end=DAY0, by="page", min_visitors=1))
+    assert report["rows"] == [{"key": "/a", "pageviews": 2, "visitors": 1, "events": 0}]
+
+
+def test_forked_worker_gets_its_own_flusher_and_connection(tmp_path, make_settings) -> None:  # type: ignore[no-untyped-def]
+    """gunicorn --preload: the app (and its aggregator) is built before workers fork."""
+    import os
+    import time
+
+    from beaconguard.stats.aggregator import Aggregator
+    from beaconguard.visit import Visit
+
+    url = f"sqlite:///{tmp_path / 'stats.db'}"
+    store = open_store(url)
+    agg = Aggregator(store, make_settings(store=url, flush_interval=0.05))
+    f = Feeder(open_store("memory://"), make_settings())
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        code = 1
+        try:
+            v = Visit(time=time.time(), host="shop.example", path="/child", client="10.0.0.1",
+                      user_agent=CHROME, status=200, content_type="text/html")
+            agg.consume(v, f.pipeline(v))
+            time.sleep(0.5)  # the child's own flusher writes it, no close needed
+            code = 0 if agg._thread is not None and agg._thread.is_alive() else 3
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    agg.close()
+    assert pages(store, dt.datetime.now(dt.UTC).date()) == {"/child": 1}
+    store.close()
+
+
+def test_requests_never_touch_the_store(make_settings) -> None:  # type: ignore[no-untyped-def]
+    """Per request only memory is touched; the store is used by the flusher alone."""
+    from beaconguard.stats.store.memory import MemoryStore
+
+    class Counting(MemoryStore):
+        calls = 0
+
+        def __getattribute__(self, name):  # type: ignore[no-untyped-def]
+            if name in ("write", "day_key", "drop_day_keys", "purge", "cell_rows"):
+                type(self).calls += 1
+            return super().__getattribute__(name)
+
+    store = Counting()
+    f = Feeder(store, make_settings())
+    before = Counting.calls
+    for i in range(500):
+        f.visit(f"/p{i % 5}", client=f"10.2.0.{i % 200}")
+    assert Counting.calls == before
+    f.flush()
+    assert Counting.calls == before + 1
+    assert sum(pages(store).values()) == 500

@@ -63,6 +63,23 @@ def test_purge_removes_old_days_only(store) -> None:  # type: ignore[no-untyped-
     assert [r[0] for r in store.consent_rows("2000-01-01", "2099-01-01")] == [DAY]
 
 
+def test_ingest_marker_is_written_with_the_counts(store) -> None:  # type: ignore[no-untyped-def]
+    assert store.ingested("src-a") is None
+    b = batch()
+    b.ingested["src-a"] = (120, "d1")
+    store.write(b)
+    assert store.ingested("src-a") == (120, "d1")
+    [total] = store.cell_rows(DAY, DAY, "", page="", value="")
+    assert total.pageviews == 1
+    # A later batch moves the marker on; other sources are untouched.
+    later = Batch()
+    later.ingested["src-a"] = (300, "d2")
+    later.ingested["src-b"] = (5, "e")
+    store.write(later)
+    assert store.ingested("src-a") == (300, "d2")
+    assert store.ingested("src-b") == (5, "e")
+
+
 def test_open_store_rejects_unknown_urls() -> None:
     with pytest.raises(ValueError, match="not a store URL"):
         open_store("mysql://x")

@@ -50,9 +50,12 @@ class Batch:
     cells: dict[Cell, Delta] = field(default_factory=dict)
     bots: dict[tuple[str, str], int] = field(default_factory=dict)
     consent: dict[tuple[str, str, bool, str], int] = field(default_factory=dict)
+    #: Offline ingest: log source id → (lines counted, digest of those lines). Written in
+    #: the same transaction as the counts they produced, so a re-run never counts twice.
+    ingested: dict[str, tuple[int, str]] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.cells or self.bots or self.consent)
+        return bool(self.cells or self.bots or self.consent or self.ingested)
 
 
 class Store(Protocol):
@@ -89,6 +92,9 @@ class Store(Protocol):
 
     def consent_rows(self, start: str, end: str) -> Sequence[tuple[str, str, bool, str, int]]:
         """(day, category, granted, source, count) on days ``start..end``."""
+
+    def ingested(self, source: str) -> tuple[int, str] | None:
+        """(lines counted, digest) last recorded for an ingested log source, or None."""
 
     def close(self) -> None:
         """Release connections."""

@@ -30,6 +30,7 @@ class MemoryStore:
         self.bots: dict[tuple[str, str], int] = {}
         self.consent: dict[tuple[str, str, bool, str], int] = {}
         self.keys: dict[str, tuple[bytes, float]] = {}
+        self.sources: dict[str, tuple[int, str]] = {}
 
     def write(self, batch: Batch) -> None:
         with self._lock:
@@ -45,6 +46,11 @@ class MemoryStore:
                 self.bots[bot_key] = self.bots.get(bot_key, 0) + n
             for consent_key, n in batch.consent.items():
                 self.consent[consent_key] = self.consent.get(consent_key, 0) + n
+            self.sources.update(batch.ingested)
+
+    def ingested(self, source: str) -> tuple[int, str] | None:
+        with self._lock:
+            return self.sources.get(source)
 
     def day_key(self, day: str, now: float) -> bytes | None:
         expires = key_expires(day)

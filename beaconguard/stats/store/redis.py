@@ -17,7 +17,7 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
-from beaconguard.stats.days import key_expires
+from beaconguard.stats.days import DAY, day_of, key_expires
 from beaconguard.stats.store.base import Batch, CellRow
 
 SEP = "\x1f"
@@ -65,6 +65,8 @@ class RedisStore:
             pipe.hincrby(f"{PREFIX}b:{day}", reason, n)
         for (day, category, granted, source), n in batch.consent.items():
             pipe.hincrby(f"{PREFIX}k:{day}", f"{category}{SEP}{int(granted)}{SEP}{source}", n)
+        for source, (lines, digest) in batch.ingested.items():
+            pipe.hset(f"{PREFIX}ingested", source, f"{lines}{SEP}{digest}")
         pipe.execute()
 
     def day_key(self, day: str, now: float) -> bytes | None:
@@ -80,15 +82,14 @@ class RedisStore:
         return bytes(key) if key is not None else None
 
     def drop_day_keys(self, now: float) -> int:
+        # Redis expires each key by its TTL; this also covers a Redis clock that runs
+        # behind ours. Keys are only ever made for the current or next day, so the last
+        # few days are all there is to check (no keyspace scan every second).
         gone = 0
-        for name in self._r.scan_iter(match=f"{PREFIX}key:*", count=100):
-            day = name.decode()[len(PREFIX) + 4 :]
-            try:
-                expired = now >= key_expires(day)
-            except ValueError:
-                expired = True  # not a key we wrote; not ours to keep
-            if expired:
-                gone += int(self._r.delete(name))
+        for back in range(1, 4):
+            day = day_of(now - back * DAY)
+            if now >= key_expires(day):
+                gone += int(self._r.delete(f"{PREFIX}key:{day}"))
         return gone
 
     def purge(self, before: str) -> int:
@@ -149,6 +150,13 @@ class RedisStore:
                 category, granted, source = raw.decode().split(SEP, 2)
                 out.append((day, category, granted == "1", source, int(n)))
         return out
+
+    def ingested(self, source: str) -> tuple[int, str] | None:
+        raw = self._r.hget(f"{PREFIX}ingested", source)
+        if raw is None:
+            return None
+        lines, _, digest = raw.decode().partition(SEP)
+        return int(lines), digest
 
     def close(self) -> None:
         self._r.close()

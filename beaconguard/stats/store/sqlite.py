@@ -37,6 +37,9 @@ CREATE TABLE IF NOT EXISTS consent (
     count INTEGER NOT NULL,
     PRIMARY KEY (day, category, granted, source)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ingested (
+    source TEXT PRIMARY KEY, lines INTEGER NOT NULL, digest TEXT NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS day_keys (
     day TEXT PRIMARY KEY, key BLOB NOT NULL, expires REAL NOT NULL
 ) WITHOUT ROWID;
@@ -61,6 +64,17 @@ class SQLiteStore:
             raise ValueError(f"store: {url!r} names no file; use sqlite:///path/stats.db")
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._connect()
+        with self._lock:
+            self._db.executescript(_SCHEMA)
+        if os.name == "posix":
+            # Aggregates only, but still nobody else's business.
+            for suffix in ("", "-wal", "-shm"):
+                p = Path(str(self.path) + suffix)
+                if p.exists():
+                    p.chmod(0o600)
+
+    def _connect(self) -> None:
         self._lock = threading.Lock()
         # Autocommit mode: transactions are explicit, so a flush is exactly one of them.
         self._db = sqlite3.connect(
@@ -70,14 +84,10 @@ class SQLiteStore:
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.execute("PRAGMA secure_delete = ON")
-        with self._lock:
-            self._db.executescript(_SCHEMA)
-        if os.name == "posix":
-            # Aggregates only, but still nobody else's business.
-            for suffix in ("", "-wal", "-shm"):
-                p = Path(str(self.path) + suffix)
-                if p.exists():
-                    p.chmod(0o600)
+
+    def reopen(self) -> None:
+        """A fresh connection in a forked child; the inherited one is abandoned unused."""
+        self._connect()
 
     def write(self, batch: Batch) -> None:
         if not batch:
@@ -109,6 +119,10 @@ class SQLiteStore:
                     "ON CONFLICT (day, category, granted, source) "
                     "DO UPDATE SET count = count + excluded.count",
                     [(d, c, int(g), s, n) for (d, c, g, s), n in batch.consent.items()],
+                )
+                db.executemany(
+                    "INSERT OR REPLACE INTO ingested VALUES (?, ?, ?)",
+                    [(s, n, d) for s, (n, d) in batch.ingested.items()],
                 )
             except BaseException:
                 db.execute("ROLLBACK")
@@ -183,6 +197,13 @@ class SQLiteStore:
                 (start, end),
             ).fetchall()
         return [(d, c, bool(g), s, n) for d, c, g, s, n in rows]
+
+    def ingested(self, source: str) -> tuple[int, str] | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT lines, digest FROM ingested WHERE source = ?", (source,)
+            ).fetchone()
+        return (int(row[0]), str(row[1])) if row else None
 
     def close(self) -> None:
         with self._lock:
