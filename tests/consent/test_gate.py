@@ -133,7 +133,7 @@ def test_denied_cookies_the_browser_still_sends_are_expired(make_client):
 
 
 def test_withdrawal_purges_every_domain_and_path_variant(make_client):
-    client, guard = make_client()
+    client, _ = make_client()
     decide(client, all=True)
     client.cookies.set("_ga_XYZ", "1")
     client.cookies.set("ad_id", "1")
