@@ -1,7 +1,13 @@
 """A session-scoped headless Chromium (Playwright driving /usr/bin/chromium).
 
-Use it from a conftest with ``from tests.support.browser import browser, browser_context``.
+``tests/conftest.py`` imports the fixtures (``browser``, ``browser_context``) and the
+ordering hook below, so any test can ask for them; mark such tests ``@pytest.mark.browser``.
 Nothing is downloaded: ``playwright install`` is never run; the system Chromium is used.
+
+Playwright's sync API keeps its asyncio loop marked as running in the main thread for as
+long as it is open, so ``asyncio.run``/``anyio.run`` fail in any test that runs after the
+first browser test. The hook therefore moves every ``browser``-marked test to the end of
+the run, where one Chromium serves them all.
 """
 
 from __future__ import annotations
@@ -22,6 +28,11 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run browser tests last (stable order otherwise): see the module docstring."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
 
 @pytest.fixture(scope="session")
