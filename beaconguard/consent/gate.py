@@ -152,7 +152,7 @@ class ConsentGate:
         return self.gpc_default if gpc else self.default_state
 
     def enter(
-        self, scope: Scope, found: Mapping[str, str]
+        self, scope: Scope, found: dict[str, str]
     ) -> tuple[Scope, ConsentState, tuple[str, ...]]:
         """Resolve the state and strip the request's non-consented cookies.
 
@@ -160,7 +160,9 @@ class ConsentGate:
         removed), the state (also put at ``scope["state"]["consent"]``) and the names of
         denied registered cookies the browser still holds (the response expires them).
         """
-        header = found.get("cookie")
+        # Taken out of the shared header dict: the raw Cookie header (session tokens and
+        # all) has no business in the Visit the other parts read.
+        header = found.pop("cookie", None)
         consent_value = None
         names: list[str] = []
         if header:
