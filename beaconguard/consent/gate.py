@@ -192,7 +192,11 @@ class ConsentGate:
                 if ok is None:
                     ok = self._decide(name, mask, report=False)
                 if not ok:
-                    drop = [i for i, n in enumerate(names) if not self._decide(n, mask, False)]
+                    decide = self._decide
+                    drop = [
+                        i for i, n in enumerate(names)
+                        if not (keep[n] if n in keep else decide(n, mask, False))
+                    ]
                     break
             if drop is not None:
                 category = self.registry.category
