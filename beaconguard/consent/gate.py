@@ -43,6 +43,7 @@ _MAX_REPORTED = 1024
 _PURGE_CACHE = 256
 _KEEP_CACHE = 4096
 _EMPTY_VALUE = (b";", b"", b'"', b" ")
+_PRIVATE = (b"cache-control", b"private")
 # Kinds of response header the gate reads (0: any other header).
 _SET_COOKIE, _CONTENT_TYPE, _CSP, _CACHE_CONTROL = 1, 2, 3, 4
 _HOSTNAME = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)+")
@@ -225,10 +226,14 @@ class ConsentGate:
         message: Message,
         state: ConsentState,
         stale: tuple[str, ...],
-        host: str,
-        secure: bool,
+        scope: Scope,
+        found: Mapping[str, str],
     ) -> Message:
-        """Filter one ``http.response.start``; returns it unchanged when nothing applies."""
+        """Filter one ``http.response.start``; returns it unchanged when nothing applies.
+
+        ``scope`` and ``found`` (the request headers the middleware read) are consulted
+        only when the response must expire cookies the browser still holds.
+        """
         headers = message.get("headers") or ()
         mask = state.mask
         keep = self._keep[mask]
@@ -282,9 +287,13 @@ class ConsentGate:
         # Visitor-specific: anything that depends on this visitor's choice. The strictest
         # CSP (nothing optional granted) is safe for anyone, so it alone does not count.
         if drop is not None or stale or (add_csp and mask != 0):
-            _mark_private(out, -1 if cache_control is None else out.index(cache_control))
+            if cache_control is None:
+                out.append(_PRIVATE)
+            else:
+                _mark_private(out, out.index(cache_control))
         if stale:
-            out.extend(self._stale_purge(stale, host, secure))
+            secure = scope.get("scheme") == "https"
+            out.extend(self._stale_purge(stale, found.get("host", ""), secure))
         new = dict(message)
         new["headers"] = out
         return new
@@ -444,10 +453,8 @@ def _domain_variants(host: str) -> list[str | None]:
 
 
 def _mark_private(headers: list[tuple[bytes, bytes]], index: int) -> None:
-    """Make a response private to shared caches, keeping the app's other directives."""
-    if index < 0:
-        headers.append((b"cache-control", b"private"))
-        return
+    """Make the app's ``Cache-Control`` private to shared caches, keeping its other
+    directives (``public`` and ``s-maxage`` go)."""
     name, existing = headers[index]
     low = bytes(existing).lower()
     if b"private" in low or b"no-store" in low:
