@@ -164,6 +164,15 @@ class ConsentGate:
         # Taken out of the shared header dict: the raw Cookie header (session tokens and
         # all) has no business in the Visit the other parts read.
         header = found.pop("cookie", None)
+        if not header and self._country is None:
+            # No cookie, no region map (first visits, bots, most assets): a shared state.
+            state = self.gpc_default if found.get("sec-gpc") == "1" else self.default_state
+            app_state = scope.get("state")
+            if app_state is None:
+                scope["state"] = {"consent": state}
+            else:
+                app_state["consent"] = state
+            return scope, state, ()
         consent_value = None
         names: list[str] = []
         if header:
