@@ -1,10 +1,11 @@
 """Region defaults: what a visitor from a given country gets before deciding.
 
 The map comes from ``Settings.region_defaults``: keys are ISO country codes, the groups
-``EU``, ``EEA`` and ``UK`` (= ``GB``), or ``*`` (any country we could locate); values are ``opt-in`` (nothing
-optional until the visitor agrees), ``opt-out`` (everything optional until the visitor
-objects) or a list of categories granted by default. A visitor whose country is unknown
-gets the global default (only necessary): failing to locate someone never grants more.
+``EU``, ``EEA`` and ``UK`` (= ``GB``), or ``*`` (any country we could locate); values are
+``opt-in`` (nothing optional until the visitor agrees), ``opt-out`` (everything optional
+until the visitor objects) or a list of categories granted by default. A visitor whose
+country is unknown gets the global default (only necessary): failing to locate someone
+never grants more.
 """
 
 from __future__ import annotations
