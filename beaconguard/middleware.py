@@ -153,13 +153,7 @@ class BeaconGuard:
             if mtype == "http.response.start":
                 if gated:
                     assert gate is not None and consent is not None
-                    message = gate.response_start(
-                        message,
-                        consent,
-                        stale,
-                        found.get("host", ""),
-                        scope.get("scheme") == "https",
-                    )
+                    message = gate.response_start(message, consent, stale, scope, found)
                 response[0] = message["status"]
                 for name, value in message.get("headers", ()):
                     if name.lower() == b"content-type":

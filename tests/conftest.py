@@ -8,6 +8,11 @@ from pathlib import Path
 import pytest
 
 from beaconguard import Settings
+from tests.support.browser import (  # noqa: F401  (shared fixtures and their ordering hook)
+    browser,
+    browser_context,
+    pytest_collection_modifyitems,
+)
 
 SECRET = "test-secret-key-0123456789abcdef"
 NO_SKIP = os.environ.get("BEACONGUARD_NO_SKIP") == "1"

@@ -41,6 +41,11 @@ _EXPIRED = b"=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
 _MAX_DOMAIN_VARIANTS = 5
 _MAX_REPORTED = 1024
 _PURGE_CACHE = 256
+_KEEP_CACHE = 4096
+_EMPTY_VALUE = (b";", b"", b'"', b" ")
+_PRIVATE = (b"cache-control", b"private")
+# Kinds of response header the gate reads (0: any other header).
+_SET_COOKIE, _CONTENT_TYPE, _CSP, _CACHE_CONTROL = 1, 2, 3, 4
 _HOSTNAME = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)+")
 
 
@@ -74,6 +79,15 @@ class ConsentGate:
         self.clear_site_data = s.consent_clear_site_data
         #: Unregistered cookie names the app set (``report`` mode logs each once).
         self.reported: set[str] = set()
+        self._consent_name = s.consent_cookie
+        masks = range(1 << len(OPTIONAL))
+        self._full_mask = masks[-1]
+        self._mask_allowed = {
+            m: frozenset({NECESSARY, *(c for i, c in enumerate(OPTIONAL) if m >> i & 1)})
+            for m in masks
+        }
+        # Per mask: cookie name (str from requests, bytes from responses) → may pass.
+        self._keep: dict[int, dict[str | bytes, bool]] = {m: {} for m in masks}
         self._purge_cache: dict[tuple[tuple[str, ...], str, bool], list[tuple[bytes, bytes]]] = {}
 
         hosts: dict[str, list[str]] = {}
@@ -86,6 +100,14 @@ class ConsentGate:
         self.csp: CspBuilder | None = None
         if s.csp_mode != "off":
             self.csp = CspBuilder(hosts, report_only=s.csp_mode == "report-only")
+        self._csp_name = self.csp.header if self.csp is not None else b"\x00"
+        self._header_kinds: dict[bytes, int] = {
+            b"set-cookie": _SET_COOKIE,
+            b"content-type": _CONTENT_TYPE,
+            b"cache-control": _CACHE_CONTROL,
+        }
+        if self.csp is not None:
+            self._header_kinds[self.csp.header] = _CSP
         self.reload_on_grant = frozenset(
             cat for cat in OPTIONAL if s.csp_mode == "enforce" and hosts.get(cat)
         )
@@ -131,7 +153,7 @@ class ConsentGate:
         return self.gpc_default if gpc else self.default_state
 
     def enter(
-        self, scope: Scope, found: Mapping[str, str]
+        self, scope: Scope, found: dict[str, str]
     ) -> tuple[Scope, ConsentState, tuple[str, ...]]:
         """Resolve the state and strip the request's non-consented cookies.
 
@@ -139,18 +161,28 @@ class ConsentGate:
         removed), the state (also put at ``scope["state"]["consent"]``) and the names of
         denied registered cookies the browser still holds (the response expires them).
         """
-        header = found.get("cookie")
-        names: list[str] = []
-        pieces: list[str] = []
+        # Taken out of the shared header dict: the raw Cookie header (session tokens and
+        # all) has no business in the Visit the other parts read.
+        header = found.pop("cookie", None)
+        if not header and self._country is None:
+            # No cookie, no region map (first visits, bots, most assets): a shared state.
+            state = self.gpc_default if found.get("sec-gpc") == "1" else self.default_state
+            app_state = scope.get("state")
+            if app_state is None:
+                scope["state"] = {"consent": state}
+            else:
+                app_state["consent"] = state
+            return scope, state, ()
         consent_value = None
+        names: list[str] = []
         if header:
             pieces = header.split(";")
-            cookie_name = self.cookie_name
+            cookie_name = self._consent_name
             for piece in pieces:
-                eq = piece.find("=")
-                name = (piece[:eq] if eq >= 0 else piece).strip()
+                name, _, value = piece.partition("=")
+                name = name.strip()
                 if name == cookie_name:
-                    consent_value = piece[eq + 1:].strip().strip('"')
+                    consent_value = value.strip().strip('"')
                 names.append(name)
         gpc = found.get("sec-gpc") == "1"
         client = None
@@ -161,18 +193,23 @@ class ConsentGate:
             )
         state = self.resolve(consent_value, gpc, client)
         stale: tuple[str, ...] = ()
-        if names:
-            category = self.registry.category
-            allowed = state.allowed
-            block = self.unregistered == "block"
+        mask = state.mask
+        if names and not (mask == self._full_mask and self.unregistered != "block"):
+            keep = self._keep[mask]
             drop: list[int] | None = None
-            for i, name in enumerate(names):
-                cat = category(name)
-                if block if cat is None else cat not in allowed:
-                    if drop is None:
-                        drop = []
-                    drop.append(i)
+            for name in names:
+                ok = keep.get(name)
+                if ok is None:
+                    ok = self._decide(name, mask, report=False)
+                if not ok:
+                    decide = self._decide
+                    drop = [
+                        i for i, n in enumerate(names)
+                        if not (keep[n] if n in keep else decide(n, mask, False))
+                    ]
+                    break
             if drop is not None:
+                category = self.registry.category
                 stale = tuple(dict.fromkeys(
                     names[i] for i in drop if category(names[i]) is not None
                 ))
@@ -198,66 +235,74 @@ class ConsentGate:
         message: Message,
         state: ConsentState,
         stale: tuple[str, ...],
-        host: str,
-        secure: bool,
+        scope: Scope,
+        found: Mapping[str, str],
     ) -> Message:
-        """Filter one ``http.response.start``; returns it unchanged when nothing applies."""
+        """Filter one ``http.response.start``; returns it unchanged when nothing applies.
+
+        ``scope`` and ``found`` (the request headers the middleware read) are consulted
+        only when the response must expire cookies the browser still holds.
+        """
         headers = message.get("headers") or ()
-        allowed = state.allowed
-        category = self.registry.category
-        drop: list[int] | None = None
-        html = False
-        app_csp = -1
-        cache_control = -1
+        mask = state.mask
+        keep = self._keep[mask]
         csp = self.csp
-        csp_name = csp.header if csp is not None else b""
-        for i, (raw_name, value) in enumerate(headers):
-            name = raw_name.lower()
-            if name == b"set-cookie":
-                cname = value.split(b"=", 1)[0].strip()
-                cat = category(cname)
-                if cat is None:
-                    if self.unregistered == "allow":
-                        continue
-                    if self.unregistered == "report":
-                        self._report(cname)
-                        continue
-                elif cat in allowed:
-                    continue
-                if (b"=0" in value or b"1970" in value) and _is_deletion(value):
-                    continue  # expiring a cookie never needs consent
-                if drop is None:
-                    drop = []
-                drop.append(i)
-            elif name == b"content-type":
-                html = value[:9].lower() == b"text/html"
-            elif name == csp_name:
-                app_csp = i
-            elif name == b"cache-control":
-                cache_control = i
+        csp_name = self._csp_name
+        drop: list[Any] | None = None
+        html = False
+        app_csp = cache_control = None
+        kinds = self._header_kinds
+        # One scan that only reads; the copy is made once, and only if something changes.
+        for header in headers:
+            kind = kinds.get(header[0])
+            if kind is None:
+                kind = self._learn_header(header[0])
+            if kind == _SET_COOKIE:
+                cname, _, rest = header[1].partition(b"=")
+                cname = cname.strip()
+                ok = keep.get(cname)
+                if ok is None:
+                    ok = self._decide(cname, mask, report=True)
+                # Expiring a cookie never needs consent (a deletion carries an empty value).
+                if not ok and not (rest[:1] in _EMPTY_VALUE and _is_deletion(header[1])):
+                    if drop is None:
+                        drop = [header]
+                    else:
+                        drop.append(header)
+            elif kind:
+                if kind == _CONTENT_TYPE:
+                    html = header[1][:9].lower() == b"text/html"
+                elif kind == _CSP:
+                    if app_csp is None:
+                        app_csp = header
+                else:
+                    cache_control = header
         add_csp = html and csp is not None
         if drop is None and not stale and not add_csp:
             return message
 
-        policy = b""
+        out = list(headers)
+        if drop is not None:
+            for header in drop:
+                out.remove(header)  # the same object: found by identity
         if add_csp:
             assert csp is not None
-            policy = csp.policy(state.mask, bytes(headers[app_csp][1]) if app_csp >= 0 else None)
-        out: list[tuple[bytes, bytes]] = []
-        for i, header in enumerate(headers):
-            if drop is not None and i in drop:
-                continue
-            # Only the app's first policy is merged; any further one stays as it was.
-            out.append((header[0], policy) if add_csp and i == app_csp else header)
-        if add_csp and app_csp < 0:
-            out.append((csp_name, policy))
+            if app_csp is not None:
+                # Only the app's first policy is merged; any further one stays as it was.
+                i = out.index(app_csp)
+                out[i] = (app_csp[0], csp.policy(mask, bytes(app_csp[1])))
+            else:
+                out.append((csp_name, csp.policy(mask)))
         # Visitor-specific: anything that depends on this visitor's choice. The strictest
         # CSP (nothing optional granted) is safe for anyone, so it alone does not count.
-        private = drop is not None or bool(stale) or (add_csp and state.mask != 0)
+        if drop is not None or stale or (add_csp and mask != 0):
+            if cache_control is None:
+                out.append(_PRIVATE)
+            else:
+                _mark_private(out, out.index(cache_control))
         if stale:
-            out.extend(self._stale_purge(stale, host, secure))
-        if private:
-            _mark_private(out, bytes(headers[cache_control][1]) if cache_control >= 0 else None)
+            secure = scope.get("scheme") == "https"
+            out.extend(self._stale_purge(stale, found.get("host", ""), secure))
         new = dict(message)
         new["headers"] = out
         return new
@@ -274,6 +319,33 @@ class ConsentGate:
                 self._purge_cache.pop(next(iter(self._purge_cache)))
             self._purge_cache[key] = hit
         return hit
+
+    def _learn_header(self, name: bytes) -> int:
+        """The kind of a response header name in any letter case (names are the app's,
+        so the bounded table soon holds them all and lookups are one dict probe)."""
+        kind = self._header_kinds.get(bytes(name).lower(), 0)
+        if len(self._header_kinds) < 512:
+            self._header_kinds[name] = kind
+        return kind
+
+    def _decide(self, name: str | bytes, mask: int, report: bool) -> bool:
+        """Whether cookie ``name`` may pass under ``mask``; remembered per mask (bounded:
+        request cookie names are the visitor's to choose)."""
+        cat = self.registry.category(name)
+        if cat is None:
+            ok = self.unregistered != "block"
+            if report and self.unregistered == "report" and isinstance(name, bytes):
+                # Reported from the app's Set-Cookie only: request names are not the app's.
+                self._report(name)
+            elif self.unregistered == "report":
+                return ok  # not cached, so the app's first Set-Cookie is still reported
+        else:
+            ok = cat in self._mask_allowed[mask]
+        keep = self._keep[mask]
+        if len(keep) >= _KEEP_CACHE:
+            keep.pop(next(iter(keep)))
+        keep[name] = ok
+        return ok
 
     def _report(self, name: bytes) -> None:
         text = name.decode("latin-1")
@@ -360,6 +432,9 @@ class ConsentGate:
 
 
 def _is_deletion(value: bytes) -> bool:
+    # count() first: it is the cheapest test that rules out nearly every real cookie.
+    if not (value.count(b"=0") or value.count(b"1970")):
+        return False
     low = value.lower()
     return b"max-age=0" in low or b"expires=thu, 01 jan 1970" in low
 
@@ -386,19 +461,17 @@ def _domain_variants(host: str) -> list[str | None]:
     return out
 
 
-def _mark_private(headers: list[tuple[bytes, bytes]], existing: bytes | None) -> None:
-    """Make a response private to shared caches, keeping the app's other directives."""
-    if existing is not None:
-        low = existing.lower()
-        if b"private" in low or b"no-store" in low:
-            return
-        kept = [
-            d.strip() for d in existing.split(b",")
-            if d.strip() and d.strip().lower().split(b"=")[0] not in (b"public", b"s-maxage")
-        ]
-        value = b", ".join([b"private", *kept])
-        for i, (k, _) in enumerate(headers):
-            if k.lower() == b"cache-control":
-                headers[i] = (k, value)
+def _mark_private(headers: list[tuple[bytes, bytes]], index: int) -> None:
+    """Make the app's ``Cache-Control`` private to shared caches, keeping its other
+    directives (``public`` and ``s-maxage`` go)."""
+    name, existing = headers[index]
+    low = bytes(existing).lower()
+    if b"private" in low or b"no-store" in low:
         return
-    headers.append((b"cache-control", b"private"))
+    kept = [
+        d.strip() for d in bytes(existing).split(b",")
+        if d.strip() and d.strip().lower().split(b"=")[0] not in (b"public", b"s-maxage")
+    ]
+    headers[index] = (name, b", ".join([b"private", *kept]))
+
+

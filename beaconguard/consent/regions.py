@@ -1,10 +1,11 @@
 """Region defaults: what a visitor from a given country gets before deciding.
 
 The map comes from ``Settings.region_defaults``: keys are ISO country codes, the groups
-``EU`` and ``EEA``, or ``*`` (any country we could locate); values are ``opt-in`` (nothing
-optional until the visitor agrees), ``opt-out`` (everything optional until the visitor
-objects) or a list of categories granted by default. A visitor whose country is unknown
-gets the global default (only necessary): failing to locate someone never grants more.
+``EU``, ``EEA`` and ``UK`` (= ``GB``), or ``*`` (any country we could locate); values are
+``opt-in`` (nothing optional until the visitor agrees), ``opt-out`` (everything optional
+until the visitor objects) or a list of categories granted by default. A visitor whose
+country is unknown gets the global default (only necessary): failing to locate someone
+never grants more.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ EU = (
     "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE",
 )
 EEA = (*EU, "IS", "LI", "NO")
-GROUPS: dict[str, tuple[str, ...]] = {"EU": EU, "EEA": EEA}
+# "UK" is not an ISO code (GB is), but it is what people write.
+GROUPS: dict[str, tuple[str, ...]] = {"EU": EU, "EEA": EEA, "UK": ("GB",)}
 
 
 def parse_policy(key: str, value: Any) -> frozenset[str]:

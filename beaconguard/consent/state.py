@@ -27,7 +27,7 @@ class ConsentState:
     ``"default"`` (the global default: only necessary).
     """
 
-    __slots__ = ("_allowed", "consent_id", "decided_at", "decisions", "mask", "revision", "source")
+    __slots__ = ("allowed", "consent_id", "decided_at", "decisions", "mask", "revision", "source")
 
     decisions: Mapping[str, bool]
     source: Source
@@ -35,7 +35,8 @@ class ConsentState:
     decided_at: float | None
     consent_id: str | None
     mask: int
-    _allowed: frozenset[str]
+    #: The granted categories, ``necessary`` included.
+    allowed: frozenset[str]
 
     def __init__(
         self,
@@ -54,7 +55,7 @@ class ConsentState:
         object.__setattr__(self, "decided_at", decided_at)
         object.__setattr__(self, "consent_id", consent_id)
         allowed = frozenset(name for name, ok in full.items() if ok)
-        object.__setattr__(self, "_allowed", allowed)
+        object.__setattr__(self, "allowed", allowed)
         # One bit per optional category: the gate keys its precomputed answers on it.
         object.__setattr__(
             self, "mask", sum(1 << i for i, name in enumerate(OPTIONAL) if full[name])
@@ -73,12 +74,7 @@ class ConsentState:
 
     def allows(self, category: str) -> bool:
         """Whether cookies and beacons of ``category`` may be used for this request."""
-        return category in self._allowed
-
-    @property
-    def allowed(self) -> frozenset[str]:
-        """The granted categories, ``necessary`` included."""
-        return self._allowed
+        return category in self.allowed
 
     @property
     def explicit(self) -> bool:
@@ -99,14 +95,14 @@ class ConsentState:
         if not isinstance(other, ConsentState):
             return NotImplemented
         return (
-            self._allowed == other._allowed
+            self.allowed == other.allowed
             and self.source == other.source
             and self.revision == other.revision
         )
 
     def __hash__(self) -> int:
-        return hash((self._allowed, self.source, self.revision))
+        return hash((self.allowed, self.source, self.revision))
 
     def __repr__(self) -> str:
-        granted = ",".join(n for n in OPTIONAL if n in self._allowed) or "-"
+        granted = ",".join(n for n in OPTIONAL if n in self.allowed) or "-"
         return f"<ConsentState {self.source} rev={self.revision} granted={granted}>"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,15 +21,10 @@ from tests.support.server import uvicorn_server
 
 UA = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
       "Chrome/126.0.0.0 Safari/537.36")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 @pytest.mark.browser
-def test_script_counts_each_page_load_once(tmp_path: Path) -> None:
-    playwright = pytest.importorskip("playwright.sync_api")
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("no /usr/bin/chromium")
+def test_script_counts_each_page_load_once(tmp_path: Path, browser: Any) -> None:
     url = f"sqlite:///{tmp_path / 'stats.db'}"
     env = {"BEACONGUARD_SECRET_KEY": SECRET, "BEACONGUARD_STORE": url,
            "BEACONGUARD_COOKIELESS": "true", "BEACONGUARD_BEACON_PROPS": "plan",
@@ -39,13 +35,12 @@ def test_script_counts_each_page_load_once(tmp_path: Path) -> None:
         "tests.support.beacon_app:app", env=env, ready_path="/_bg/b.js"
     ) as base:
         with uvicorn_server("tests.support.cdn_app:cdn", env={"BG_APP_ORIGIN": base},
-                            ready_path="/cdn.html") as cdn_base, playwright.sync_playwright() as p:
+                            ready_path="/cdn.html") as cdn_base:
             cdn_base = cdn_base.replace("127.0.0.1", "localhost")  # another origin
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                        args=ARGS)
+            # Playwright's own UA says HeadlessChrome, which is filtered out as a bot.
+            context = browser.new_context(user_agent=UA)
             try:
-                # Playwright's own UA says HeadlessChrome, which is filtered out as a bot.
-                page = browser.new_page(user_agent=UA)
+                page = context.new_page()
                 with page.expect_response(lambda r: r.url.endswith("/_bg/b.js")):
                     page.goto(base + "/page")
                 page.wait_for_function("typeof window.bg === 'function'")
@@ -61,7 +56,7 @@ def test_script_counts_each_page_load_once(tmp_path: Path) -> None:
                 assert pixel.value.status == 200
                 page.wait_for_timeout(300)
             finally:
-                browser.close()
+                context.close()
     today = dt.datetime.now(dt.UTC).date()
     store = open_store(url)
     try:

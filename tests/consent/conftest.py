@@ -13,7 +13,6 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from beaconguard import BeaconGuard, consent_for
-from tests.support.browser import browser, browser_context  # noqa: F401  (fixtures)
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

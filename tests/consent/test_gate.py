@@ -133,7 +133,7 @@ def test_denied_cookies_the_browser_still_sends_are_expired(make_client):
 
 
 def test_withdrawal_purges_every_domain_and_path_variant(make_client):
-    client, guard = make_client()
+    client, _ = make_client()
     decide(client, all=True)
     client.cookies.set("_ga_XYZ", "1")
     client.cookies.set("ad_id", "1")
@@ -408,3 +408,16 @@ def test_strictest_html_is_still_shareable(make_client):
 def test_own_endpoints_are_not_filtered(make_client, path):
     client, _ = make_client()
     assert client.get(path).status_code == 200
+
+
+def test_raw_cookie_header_stays_out_of_the_visit(make_client):
+    visits = []
+    client, guard = make_client()
+    guard.consumers.append(lambda visit, record: visits.append(visit))
+    guard._has_consumers = True
+    client.cookies.set("session", "s3cr3t-session-token")
+    client.get("/cookies")
+    assert "cookie" not in visits[-1].headers
+    assert "s3cr3t-session-token" not in repr(vars(visits[-1]) if hasattr(visits[-1], "__dict__")
+                                              else [getattr(visits[-1], a)
+                                                    for a in type(visits[-1]).__slots__])

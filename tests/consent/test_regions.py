@@ -15,6 +15,7 @@ def test_groups_expand_and_single_countries_win():
     assert regions["US"] == frozenset({"statistics", "preferences"})
     assert regions["*"] == frozenset({"statistics"})
     assert len(EEA) == 30
+    assert expand_regions({"UK": "opt-in"}) == {"GB": frozenset()}
 
 
 @pytest.mark.parametrize("raw", [{"Germany": "opt-in"}, {"DE": "maybe"}, {"DE": ["ads"]},

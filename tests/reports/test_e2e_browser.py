@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from tests.reports.conftest import TOKEN
-from tests.support.browser import browser  # noqa: F401  (fixture)
 from tests.support.server import uvicorn_server
 
 pytestmark = pytest.mark.browser

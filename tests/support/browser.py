@@ -1,7 +1,13 @@
-"""A module-scoped headless Chromium (Playwright driving /usr/bin/chromium).
+"""A session-scoped headless Chromium (Playwright driving /usr/bin/chromium).
 
-Use it from a conftest with ``from tests.support.browser import browser, browser_context``.
+``tests/conftest.py`` imports the fixtures (``browser``, ``browser_context``) and the
+ordering hook below, so any test can ask for them; mark such tests ``@pytest.mark.browser``.
 Nothing is downloaded: ``playwright install`` is never run; the system Chromium is used.
+
+Playwright's sync API keeps its asyncio loop marked as running in the main thread for as
+long as it is open, so ``asyncio.run``/``anyio.run`` fail in any test that runs after the
+first browser test. The hook therefore moves every ``browser``-marked test to the end of
+the run, where one Chromium serves them all.
 """
 
 from __future__ import annotations
@@ -24,12 +30,14 @@ CHROMIUM_ARGS = [
 ]
 
 
-# Module scope, not session: Playwright's sync API keeps an event loop running on the main
-# thread while it is open, which breaks every later test that calls ``anyio.run`` or
-# ``asyncio.run``; and two modules importing a session fixture would start it twice.
-@pytest.fixture(scope="module")
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run browser tests last (stable order otherwise): see the module docstring."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    """One Chromium per test module (skipped, so failed under CI, if unavailable)."""
+    """One Chromium for the whole session (skipped, so failed under CI, if unavailable)."""
     sync_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no Chromium at {CHROMIUM}")
