@@ -256,7 +256,9 @@ def _from_string(f: dataclasses.Field[Any], raw: str) -> Any:
         try:
             return float(raw)
         except ValueError:
-            raise ValueError(f"BEACONGUARD_{name.upper()}: expected a number, got {raw!r}") from None
+            raise ValueError(
+                f"BEACONGUARD_{name.upper()}: expected a number, got {raw!r}"
+            ) from None
     return raw
 
 

@@ -37,7 +37,8 @@ def page(title: str, body: str, extra_head: str = "") -> str:
 
 def home() -> str:
     items = "".join(
-        f'<li><a href="/products/{pid}">{escape(name)}</a></li>' for pid, (name, _) in PRODUCTS.items()
+        f'<li><a href="/products/{pid}">{escape(name)}</a></li>'
+        for pid, (name, _) in PRODUCTS.items()
     )
     posts = "".join(
         f'<li><a href="/blog/{slug}">{escape(title)}</a></li>' for slug, title in POSTS.items()

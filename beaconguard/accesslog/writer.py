@@ -38,8 +38,15 @@ class LogWriter:
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._closed = False
+        # A weak reference: registering the writer itself would keep it alive forever.
         ref = weakref.ref(self)
-        atexit.register(lambda: (w := ref()) is not None and w.close())
+
+        def close_at_exit() -> None:
+            writer = ref()
+            if writer is not None:
+                writer.close()
+
+        atexit.register(close_at_exit)
 
     def submit(self, record: dict[str, Any]) -> None:
         """Queue one record; never blocks. Called on the event loop."""

@@ -9,13 +9,15 @@ from __future__ import annotations
 import ipaddress
 import re
 
-EMAIL = re.compile(r"[^\s@/?#]+@[^\s@/?#]+\.[^\s@/?#]+")
+EMAIL = re.compile(r"[^\s@/]+@[^\s@/]+\.[^\s@/]+")
 UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 HEX = re.compile(r"[0-9a-fA-F]{16,}")
 # A long run of token characters with at least one digit and one letter: API keys,
 # session ids, base64 blobs. Plain long words (slugs) have no digits and survive.
-TOKEN = re.compile(r"(?=[A-Za-z0-9_\-+/=~.]*\d)(?=[A-Za-z0-9_\-+/=~.]*[A-Za-z])[A-Za-z0-9_\-+/=~.]{20,}")
+TOKEN = re.compile(
+    r"(?=[A-Za-z0-9_\-+/=~.]*\d)(?=[A-Za-z0-9_\-+/=~.]*[A-Za-z])[A-Za-z0-9_\-+/=~.]{20,}"
+)
 DIGITS = re.compile(r"\d")
 IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
 PHONE = re.compile(r"\+?\d[\d\s().-]{7,}\d")
@@ -27,8 +29,9 @@ MAX_DIGITS = 5
 
 def looks_like_identifier(value: str) -> str | None:
     """The kind of identifier ``value`` looks like (``"email"``, ``"uuid"``, ...), or None."""
-    if "@" in value and EMAIL.search(value):
-        return "email"
+    if "@" in value:
+        # An address, or a handle (@alice): either names a person.
+        return "email" if EMAIL.search(value) else "handle"
     if JWT.search(value):
         return "jwt"
     if UUID.search(value):

@@ -19,10 +19,13 @@ PathFilter = Callable[[str], str]
 
 MAX_PATH = 2048
 MAX_SEGMENT = 64
+# Long enough for a JWT to be named as one; past this a segment is only "{long}".
+MAX_SCANNED = 1024
 _INT = re.compile(r"\d+")
 _SAFE = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:%@ -]*")
 _PLACEHOLDER = {
     "email": "{email}",
+    "handle": "{handle}",
     "jwt": "{jwt}",
     "uuid": "{uuid}",
     "hex": "{hex}",
@@ -36,14 +39,16 @@ def anonymize_segment(segment: str) -> str:
     """One path segment, kept as is or replaced by a placeholder."""
     if not segment:
         return segment
-    if len(segment) > MAX_SEGMENT:
+    if len(segment) > MAX_SCANNED:
         return "{long}"
     if _INT.fullmatch(segment):
         return "{int}"
     if not segment.isprintable() or "\ufffd" in segment or not _SAFE.fullmatch(segment):
         return "{invalid}"
     kind = looks_like_identifier(segment)
-    return segment if kind is None else _PLACEHOLDER[kind]
+    if kind is not None:
+        return _PLACEHOLDER[kind]
+    return "{long}" if len(segment) > MAX_SEGMENT else segment
 
 
 def anonymize_path(path: str) -> str:

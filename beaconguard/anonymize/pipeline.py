@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import time as _time
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any
 
 from beaconguard.anonymize.geo import make_country_lookup
@@ -18,7 +19,7 @@ from beaconguard.anonymize.identifiers import looks_like_identifier
 from beaconguard.anonymize.ip import make_ip_filter
 from beaconguard.anonymize.path import route_path
 from beaconguard.anonymize.query import make_query_filter
-from beaconguard.anonymize.referrer import anonymize_referrer
+from beaconguard.anonymize.referrer import make_referrer_filter
 from beaconguard.anonymize.useragent import make_classifier
 from beaconguard.settings import Settings
 from beaconguard.visit import Visit
@@ -75,10 +76,11 @@ def clean_host(host: str) -> str | None:
 
 def request_step() -> Step:
     """``method``, ``host``, ``status``, ``bytes``, ``duration_ms``: facts about our side."""
+    host_of = lru_cache(maxsize=256)(clean_host)
 
     def step(visit: Visit, record: Record) -> None:
         record["method"] = visit.method if visit.method in _METHODS else "OTHER"
-        record["host"] = clean_host(visit.host)
+        record["host"] = host_of(visit.host)
         record["status"] = visit.status
         record["bytes"] = visit.bytes_sent
         record["duration_ms"] = round(visit.duration_ms, 2)
@@ -148,11 +150,13 @@ def useragent_step(settings: Settings) -> Step:
     return step
 
 
-def referrer_step() -> Step:
+def referrer_step(settings: Settings) -> Step:
     """``referrer``: another site's scheme and host, or our own site's anonymized path."""
+    referrer_filter = make_referrer_filter(settings.ua_cache_size)
 
     def step(visit: Visit, record: Record) -> None:
-        record["referrer"] = anonymize_referrer(visit.referer, visit.host)
+        referer = visit.referer
+        record["referrer"] = referrer_filter(referer, visit.host) if referer else None
 
     return step
 
@@ -193,7 +197,7 @@ def build_pipeline(settings: Settings) -> Pipeline:
         client_step(settings),
         geo_step(settings),
         useragent_step(settings),
-        referrer_step(),
+        referrer_step(settings),
     ]
     if settings.log_headers:
         steps.append(headers_step(settings.log_headers))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from urllib.parse import quote, unquote_plus
 
 from beaconguard.anonymize.identifiers import looks_like_identifier
@@ -38,8 +39,14 @@ def scrub_value(value: str) -> str:
     return value
 
 
-def make_query_filter(allowlist: Iterable[str], mode: str = "drop") -> QueryFilter:
-    """Build ``filter(raw_query_bytes) -> canonical anonymized query string or None``."""
+def make_query_filter(
+    allowlist: Iterable[str], mode: str = "drop", cache_size: int = 1024
+) -> QueryFilter:
+    """Build ``filter(raw_query_bytes) -> canonical anonymized query string or None``.
+
+    Results sit behind a bounded LRU cache: campaign links repeat, and a miss costs one
+    parse plus an insert, so a flood of unique queries cannot grow memory.
+    """
     allowed = frozenset(allowlist)
     redact_others = mode == "redact"
 
@@ -68,4 +75,4 @@ def make_query_filter(allowlist: Iterable[str], mode: str = "drop") -> QueryFilt
                 kept.append(name + "=" + REDACTED)
         return "&".join(kept) or None
 
-    return query_filter
+    return lru_cache(maxsize=cache_size)(query_filter)

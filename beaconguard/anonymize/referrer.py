@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from beaconguard.anonymize.ip import parse as parse_ip
@@ -19,6 +20,11 @@ ReferrerFilter = Callable[[str, str], str | None]
 
 MAX_REFERRER = 2048
 _HOST = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}\.?)*")
+
+
+def make_referrer_filter(cache_size: int = 1024) -> ReferrerFilter:
+    """:func:`anonymize_referrer` behind a bounded LRU cache (referrers repeat a lot)."""
+    return lru_cache(maxsize=cache_size)(anonymize_referrer)
 
 
 def anonymize_referrer(referer: str, own_host: str) -> str | None:

@@ -1,0 +1,37 @@
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from beaconguard.anonymize.referrer import anonymize_referrer
+
+
+@pytest.mark.parametrize(
+    ("referer", "expected"),
+    [
+        ("https://news.example/story?id=7#x", "https://news.example"),
+        ("http://Search.Example:8080/q?q=alice", "http://search.example"),
+        ("https://shop.example/users/alice@example.com/cart?x=1", "/users/{email}/cart"),
+        ("https://shop.example:443/products/8812", "/products/{int}"),
+        ("http://203.0.113.9/admin", "http://{ip}"),
+        ("android-app://com.google.android.gm/", None),
+        ("javascript:alert(1)", None),
+        ("not a url", None),
+        ("", None),
+        ("https://" + "a" * 3000, None),
+        ("https://exa_mple.com/", None),
+    ],
+)
+def test_referrer(referer: str, expected: str | None) -> None:
+    assert anonymize_referrer(referer, "shop.example:8000") == expected
+
+
+@given(st.text(max_size=200))
+def test_never_raises(text: str) -> None:
+    anonymize_referrer(text, "shop.example")
+    anonymize_referrer("https://" + text, "shop.example")
+
+
+@given(st.emails())
+def test_query_and_userinfo_never_kept(email: str) -> None:
+    out = anonymize_referrer(f"https://other.example/?e={email}", "shop.example")
+    assert out == "https://other.example"
