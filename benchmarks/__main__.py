@@ -18,7 +18,9 @@ from benchmarks.scenarios import SCENARIOS
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def run(mode: str, only: Sequence[str] = (), out_dir: Path = RESULTS, stem: str | None = None) -> tuple[list[Group], Path, Path]:
+def run(
+    mode: str, only: Sequence[str] = (), out_dir: Path = RESULTS, stem: str | None = None
+) -> tuple[list[Group], Path, Path]:
     """Run the scenario groups of ``mode``; write JSON and SVG; return the groups."""
     config = MODES[mode]
     info = machine.describe()
@@ -45,19 +47,37 @@ def run(mode: str, only: Sequence[str] = (), out_dir: Path = RESULTS, stem: str 
         "machine": info,
         "machine_line": machine.one_line(info),
     }
-    json_path, svg_path = write(groups, meta, out_dir, stem or ("latest" if mode == "full" else mode))
+    json_path, svg_path = write(
+        groups, meta, out_dir, stem or ("latest" if mode == "full" else mode)
+    )
     return groups, json_path, svg_path
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_const", dest="mode", const="quick",
-                      help="fewer rounds and requests (CI: checks the suite works, < 2 min)")
-    size.add_argument("--smoke", action="store_const", dest="mode", const="smoke",
-                      help="a few iterations of everything; figures are meaningless")
-    parser.add_argument("--only", action="append", default=[], metavar="NAME",
-                        choices=[s.NAME for s in SCENARIOS], help="run only this group (repeatable)")
+    size.add_argument(
+        "--quick",
+        action="store_const",
+        dest="mode",
+        const="quick",
+        help="fewer rounds and requests (CI: checks the suite works, < 2 min)",
+    )
+    size.add_argument(
+        "--smoke",
+        action="store_const",
+        dest="mode",
+        const="smoke",
+        help="a few iterations of everything; figures are meaningless",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="NAME",
+        choices=[s.NAME for s in SCENARIOS],
+        help="run only this group (repeatable)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="directory for JSON and SVG")
     args = parser.parse_args(argv)
     mode = args.mode or "full"

@@ -125,7 +125,9 @@ def _guard(name: str, label: str, settings: Settings, log_path: Path | None) -> 
     return Variant(name, label, app=guard, log_path=log_path, guard=guard, closers=[guard.close])
 
 
-def _file_logger(name: str, path: Path, formatter: logging.Formatter) -> tuple[logging.Logger, Callable[[], None]]:
+def _file_logger(
+    name: str, path: Path, formatter: logging.Formatter
+) -> tuple[logging.Logger, Callable[[], None]]:
     logger = logging.getLogger(f"benchmarks.{name}.{os.getpid()}.{id(path)}")
     logger.setLevel(logging.INFO)
     logger.propagate = False
@@ -167,9 +169,9 @@ class UvicornAccessLog:
             if message["type"] == "http.response.start":
                 info(
                     '%s - "%s %s HTTP/%s" %d',
-                    self._client(scope),
+                    self._client(scope),  # type: ignore[arg-type]
                     scope["method"],
-                    self._target(scope),
+                    self._target(scope),  # type: ignore[arg-type]
                     scope["http_version"],
                     message["status"],
                 )
@@ -193,7 +195,7 @@ def build(name: str, directory: Path) -> Variant:
         return Variant(name, "bare Starlette", app=site())
     if name == "access_log":
         settings = Settings(
-            secret_key=SECRET, access_log=str(log), consent=False, stats=False, store="memory://"
+            secret_key=(SECRET,), access_log=str(log), consent=False, stats=False, store="memory://"
         )
         return _guard(name, "+ BeaconGuard access log", settings, log)
     if name == "asgi_logger":
@@ -202,7 +204,7 @@ def build(name: str, directory: Path) -> Variant:
         except ImportError as exc:
             return Variant(name, "+ asgi-logger", missing=f"asgi-logger not importable: {exc}")
         logger, close = _file_logger(name, log, logging.Formatter("%(message)s"))
-        app = AccessLoggerMiddleware(site(), logger=logger)  # type: ignore[arg-type]
+        app: ASGIApp = AccessLoggerMiddleware(site(), logger=logger)  # type: ignore[arg-type,assignment]
         return Variant(name, "+ asgi-logger", app=app, log_path=log, closers=[close])
     if name == "uvicorn_access":
         from uvicorn.logging import AccessFormatter
@@ -210,16 +212,23 @@ def build(name: str, directory: Path) -> Variant:
         fmt = '%(levelprefix)s %(client_addr)s - "%(request_line)s" %(status_code)s'
         logger, close = _file_logger(name, log, AccessFormatter(fmt, use_colors=False))
         return Variant(
-            name, "+ uvicorn access log", app=UvicornAccessLog(site(), logger), log_path=log,
+            name,
+            "+ uvicorn access log",
+            app=UvicornAccessLog(site(), logger),
+            log_path=log,
             closers=[close],
         )
     if name == "consent":
         if not _has("beaconguard.consent"):
-            return Variant(name, "+ BeaconGuard consent gate", missing="beaconguard.consent is not on main yet")
+            return Variant(
+                name, "+ BeaconGuard consent gate", missing="beaconguard.consent is not on main yet"
+            )
         raise NotImplementedError("consent variant: wire it to the consent API")
     if name == "stats":
         if not _has("beaconguard.stats"):
-            return Variant(name, "+ BeaconGuard statistics", missing="beaconguard.stats is not on main yet")
+            return Variant(
+                name, "+ BeaconGuard statistics", missing="beaconguard.stats is not on main yet"
+            )
         raise NotImplementedError("stats variant: wire it to the stats API")
     if name == "full":
         absent = [m for m in ("beaconguard.consent", "beaconguard.stats") if not _has(m)]
@@ -229,4 +238,3 @@ def build(name: str, directory: Path) -> Variant:
             )
         raise NotImplementedError("full variant: wire it to the consent and stats APIs")
     raise ValueError(f"unknown variant {name!r}")
-

@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from starlette.types import ASGIApp, Message
+from starlette.types import ASGIApp, Message, Send
 
 SERVER = ("127.0.0.1", 8000)
 CHROME_UA = (
@@ -74,9 +74,7 @@ def make_scope(
 
 
 def default_scopes(**kw: Any) -> list[dict[str, Any]]:
-    return [
-        make_scope(path, query, ua, client, **kw) for path, query, ua, client in REQUESTS
-    ]
+    return [make_scope(path, query, ua, client, **kw) for path, query, ua, client in REQUESTS]
 
 
 _REQUEST: Message = {"type": "http.request", "body": b"", "more_body": False}
@@ -88,6 +86,13 @@ async def receive() -> Message:
 
 async def discard(message: Message) -> None:
     return None
+
+
+def _recorder(messages: list[Message]) -> Send:
+    async def record(message: Message) -> None:
+        messages.append(message)
+
+    return record
 
 
 class Driver:
@@ -118,15 +123,13 @@ class Driver:
         out = []
         for base in self.scopes:
             messages: list[Message] = []
-
-            async def record(message: Message) -> None:
-                messages.append(message)
-
             scope = base.copy()
             scope["state"] = {}
-            await self.app(scope, receive, record)
+            await self.app(scope, receive, _recorder(messages))
             start = next(m for m in messages if m["type"] == "http.response.start")
-            body = sum(len(m.get("body", b"")) for m in messages if m["type"] == "http.response.body")
+            body = sum(
+                len(m.get("body", b"")) for m in messages if m["type"] == "http.response.body"
+            )
             out.append((start["status"], body, list(start.get("headers", []))))
             self.sent += 1
         return out

@@ -11,9 +11,9 @@ from typing import Any
 
 from benchmarks.model import OK, Group
 
-WIDTH = 860
-LABEL_W = 300
-BAR_W = 400
+WIDTH = 1000
+LABEL_W = 400
+BAR_W = 380
 ROW_H = 22
 PALETTE = ("#4c78a8", "#f58518", "#54a24b", "#b279a2", "#e45756", "#72b7b2", "#9d755d")
 

@@ -40,9 +40,19 @@ def _ms(text: str) -> float:
 def run_wrk(base: str, seconds: float, connections: int) -> dict[str, Any]:
     wrk = shutil.which("wrk")
     assert wrk is not None
-    cmd = [wrk, "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
-           "-s", str(LUA), base + "/"]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
+    cmd = [
+        wrk,
+        "-t1",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--latency",
+        "-s",
+        str(LUA),
+        base + "/",
+    ]
+    out = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=seconds + 60, check=True
+    ).stdout
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
     p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
@@ -61,11 +71,15 @@ def run_wrk(base: str, seconds: float, connections: int) -> dict[str, Any]:
     }
 
 
-async def _client(host: str, port: int, stop: float, latencies: list[float], status: list[int]) -> None:
+async def _client(
+    host: str, port: int, stop: float, latencies: list[float], status: list[int]
+) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     requests = [
-        (f"GET {p} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: {UA}\r\n"
-         "Accept: text/html\r\nReferer: https://news.example.org/item?id=31337\r\n\r\n").encode()
+        (
+            f"GET {p} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: {UA}\r\n"
+            "Accept: text/html\r\nReferer: https://news.example.org/item?id=31337\r\n\r\n"
+        ).encode()
         for p in PATHS
     ]
     i = 0
@@ -96,7 +110,9 @@ def run_python(base: str, seconds: float, connections: int) -> dict[str, Any]:
     async def main() -> float:
         t0 = time.perf_counter()
         stop = t0 + seconds
-        await asyncio.gather(*(_client(host, port, stop, latencies, status) for _ in range(connections)))
+        await asyncio.gather(
+            *(_client(host, port, stop, latencies, status) for _ in range(connections))
+        )
         return time.perf_counter() - t0
 
     elapsed = asyncio.run(main())

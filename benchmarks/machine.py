@@ -9,7 +9,16 @@ import sys
 from importlib import metadata
 from typing import Any
 
-PACKAGES = ("beaconguard", "starlette", "uvicorn", "orjson", "asgi-logger", "anonip", "memray", "redis")
+PACKAGES = (
+    "beaconguard",
+    "starlette",
+    "uvicorn",
+    "orjson",
+    "asgi-logger",
+    "anonip",
+    "memray",
+    "redis",
+)
 
 
 def _lscpu() -> dict[str, str]:

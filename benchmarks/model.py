@@ -38,7 +38,9 @@ class Row:
         return cls(name, label, unit, value=median(values), samples=values, **kw)
 
     @classmethod
-    def missing(cls, name: str, label: str, unit: str, reason: str, status: str = NOT_AVAILABLE) -> Row:
+    def missing(
+        cls, name: str, label: str, unit: str, reason: str, status: str = NOT_AVAILABLE
+    ) -> Row:
         return cls(name, label, unit, status=status, note=reason)
 
     @property
@@ -63,7 +65,9 @@ class Target:
     note: str = ""
 
     @classmethod
-    def check(cls, name: str, goal: str, value: float, limit: float, unit: str = "", note: str = "") -> Target:
+    def check(
+        cls, name: str, goal: str, value: float, limit: float, unit: str = "", note: str = ""
+    ) -> Target:
         return cls(name, goal, value=value, unit=unit, met=value <= limit, note=note)
 
 

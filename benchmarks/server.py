@@ -44,8 +44,19 @@ def uvicorn(app: str, env: Mapping[str, str], cwd: Path) -> Iterator[str]:
     port = free_port()
     full_env = {**os.environ, **env}
     full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), full_env.get("PYTHONPATH")]))
-    cmd = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
-           "--no-access-log", "--log-level", "warning"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
     proc = subprocess.Popen(cmd, env=full_env, cwd=cwd)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -17,6 +17,7 @@ between the end of warm-up and the end of the run, after the writer has flushed.
 from __future__ import annotations
 
 import asyncio
+import dis
 import gc
 import os
 import sys
@@ -25,9 +26,10 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType, ModuleType
 from typing import Any
 
-from benchmarks import apps
+from benchmarks import alloccount, apps
 from benchmarks.asgi import REQUESTS, Driver, Lifespan, default_scopes, discard, make_scope, receive
 from benchmarks.config import Config
 from benchmarks.model import NOT_AVAILABLE, UNAVAILABLE, Group, Row, Target
@@ -36,6 +38,7 @@ NAME = "allocations"
 TITLE = "Allocations per request and retained memory"
 
 TRACED = ("bare", "access_log", "full")
+BUILD_DIR = Path(tempfile.gettempdir()) / "beaconguard-bench-build"
 RETAINED = ("access_log", "full")
 MAX_HOT_ALLOCATIONS = 10
 #: Python blocks that may come and go between two quiet points without meaning growth.
@@ -46,38 +49,93 @@ _STDLIB = sysconfig.get_paths()["stdlib"] + os.sep
 _SITE = (sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"])
 
 
-def _owner(stack: list[tuple[str, str, int]]) -> tuple[str, str]:
-    """Who made an allocation: the innermost frame outside the standard library."""
-    for function, filename, line in stack:
+Frame = tuple[str, str, int]  # function, file, line: innermost first, as memray gives them
+
+
+def _owner(stack: list[Frame]) -> str:
+    """Who made an allocation: 'beaconguard' when the innermost frame outside the standard
+    library is in ``beaconguard/``, else 'other'."""
+    for _function, filename, _line in stack:
         if filename.startswith(_STDLIB) and not filename.startswith(_SITE):
             continue
-        if filename.startswith(_PACKAGE):
-            rel = "beaconguard/" + filename[len(_PACKAGE):]
-            return "beaconguard", f"{rel}:{line} ({function})"
-        return "other", filename
-    return "other", "?"
+        return "beaconguard" if filename.startswith(_PACKAGE) else "other"
+    return "other"
 
 
-def trace(variant: apps.Variant, requests: int, warmup: int, directory: Path) -> dict[str, Any]:
-    """Run ``requests`` through ``variant`` under memray; per-request allocation figures."""
-    import memray
+def _site(frame: Frame) -> str:
+    function, filename, line = frame
+    if filename.startswith(_PACKAGE):
+        filename = "beaconguard/" + filename[len(_PACKAGE) :]
+    return f"{filename}:{line} ({function})"
 
-    py_allocators = {
-        memray.AllocatorType.PYMALLOC_MALLOC,
-        memray.AllocatorType.PYMALLOC_CALLOC,
-        memray.AllocatorType.PYMALLOC_REALLOC,
-    }
-    out = directory / f"{variant.name}.memray"
+
+def _frames(frame: FrameType | None) -> list[Frame]:
+    out = []
+    while frame is not None:
+        out.append((frame.f_code.co_name, frame.f_code.co_filename, frame.f_lineno))
+        frame = frame.f_back
+    return out
+
+
+def _observer_allocations(
+    loop: asyncio.AbstractEventLoop, driver: Driver, n: int
+) -> Counter[tuple[str, Frame]]:
+    """Allocations that exist only because a profiler is attached, counted by site.
+
+    memray follows Python frames with a profile hook, and on CPython 3.11 an attached hook
+    makes the interpreter (a) create a temporary bound method for every call of a C method
+    (``d.get(k)``: "a temporary bound method as argument for profiling") and (b) run the
+    unspecialized UNPACK_SEQUENCE, which allocates an iterator per tuple unpacking. Neither
+    happens in production. This second run replays the same requests with a profile hook
+    that counts (a) and an opcode tracer that counts (b), so they can be subtracted.
+    """
+    counts: Counter[tuple[str, Frame]] = Counter()
+    builtin_method = type(len)
+    unpack = dis.opmap["UNPACK_SEQUENCE"]
+    temporary_refs = 3  # measured: the interpreter's, the hook argument's, getrefcount's
+
+    def profile(frame: FrameType, event: str, arg: Any) -> None:
+        if event == "c_call" and type(arg) is builtin_method:
+            bound_to = getattr(arg, "__self__", None)
+            if (
+                bound_to is not None
+                and not isinstance(bound_to, ModuleType)
+                and sys.getrefcount(arg) <= temporary_refs
+            ):
+                stack = _frames(frame)
+                counts[(_owner(stack), stack[0])] += 1
+
+    def trace(frame: FrameType, event: str, arg: Any) -> Any:
+        frame.f_trace_opcodes = True
+        frame.f_trace_lines = False
+        if event == "opcode" and frame.f_code.co_code[frame.f_lasti] == unpack:
+            stack = _frames(frame)
+            counts[(_owner(stack), stack[0])] += 1
+        return trace
+
+    sys.setprofile(profile)
+    sys.settrace(trace)
+    try:
+        loop.run_until_complete(driver.batch(n))
+    finally:
+        sys.settrace(None)
+        sys.setprofile(None)
+    return counts
+
+
+def count_exact(
+    variant: apps.Variant, requests: int, warmup: int, counter: ModuleType
+) -> tuple[float, float]:
+    """Allocations and bytes requested per request, counted by the C hook (no profiler)."""
     driver = Driver(variant.app, default_scopes())  # type: ignore[arg-type]
     span = Lifespan(variant.app)  # type: ignore[arg-type]
     loop = asyncio.new_event_loop()
     try:
         loop.run_until_complete(span.startup())
         loop.run_until_complete(driver.batch(warmup))
-        if variant.guard is not None and variant.guard.access_log is not None:
-            variant.guard.access_log.flush()
-        with memray.Tracker(out, trace_python_allocators=True, native_traces=False):
-            loop.run_until_complete(driver.batch(requests))
+        counter.start()
+        loop.run_until_complete(driver.batch(requests))
+        allocs, size = counter.stop()
         loop.run_until_complete(span.shutdown())
     finally:
         loop.close()
@@ -85,33 +143,55 @@ def trace(variant: apps.Variant, requests: int, warmup: int, directory: Path) ->
     problem = variant.verify(driver.sent)
     if problem:
         raise RuntimeError(problem)
+    return allocs / requests, size / requests
+
+
+def memray_sites(
+    variant: apps.Variant, requests: int, warmup: int, directory: Path
+) -> dict[str, Any]:
+    """Where beaconguard's allocations come from, by file:line, as memray sees them."""
+    import memray
+
+    py_allocators = {
+        memray.AllocatorType.PYMALLOC_MALLOC,
+        memray.AllocatorType.PYMALLOC_CALLOC,
+        memray.AllocatorType.PYMALLOC_REALLOC,
+    }
+    requests -= requests % len(REQUESTS)  # whole cycles, so both runs replay the same mix
+    out = directory / f"{variant.name}.memray"
+    driver = Driver(variant.app, default_scopes())  # type: ignore[arg-type]
+    span = Lifespan(variant.app)  # type: ignore[arg-type]
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(span.startup())
+        loop.run_until_complete(driver.batch(warmup))
+        with memray.Tracker(out, trace_python_allocators=True, native_traces=False):
+            loop.run_until_complete(driver.batch(requests))
+        observer = _observer_allocations(loop, driver, requests)
+        loop.run_until_complete(span.shutdown())
+    finally:
+        loop.close()
+        variant.close()
 
     reader = memray.FileReader(out)
     main = reader.metadata.main_thread_id
-    count = size = hot = hot_bytes = writer = 0
-    sites: Counter[str] = Counter()
+    seen: Counter[tuple[str, Frame]] = Counter()
+    writer_allocs = 0
     for record in reader.get_allocation_records():
         if record.allocator not in py_allocators:
             continue
-        n = record.n_allocations
         if record.tid != main:
-            writer += n
+            writer_allocs += record.n_allocations
             continue
-        count += n
-        size += record.size
-        owner, site = _owner(record.stack_trace())
-        if owner == "beaconguard":
-            hot += n
-            hot_bytes += record.size
-            sites[site] += n
+        stack = record.stack_trace()
+        seen[(_owner(stack), stack[0] if stack else ("?", "?", 0))] += record.n_allocations
     out.unlink()
+    real = seen - observer
+    hot = Counter({key[1]: c for key, c in real.items() if key[0] == "beaconguard"})
     return {
-        "allocs": count / requests,
-        "bytes": size / requests,
-        "hot_allocs": hot / requests,
-        "hot_bytes": hot_bytes / requests,
-        "writer_allocs": writer / requests,
-        "sites": {s: round(c / requests, 2) for s, c in sites.most_common(12)},
+        "memray_beaconguard_allocs": sum(hot.values()) / requests,
+        "writer_thread_allocs": writer_allocs / requests,
+        "sites": {_site(f): round(c / requests, 2) for f, c in hot.most_common(15)},
     }
 
 
@@ -206,49 +286,60 @@ def run(config: Config) -> Group:
 
     with tempfile.TemporaryDirectory(prefix="bg-bench-") as tmp:
         base = Path(tmp)
-        traced: dict[str, dict[str, Any]] = {}
+        try:
+            counter: ModuleType | None = alloccount.build(BUILD_DIR)
+            counter_missing = ""
+        except Exception as exc:  # no compiler: say so, keep the other figures
+            counter, counter_missing = None, str(exc)
+        exact: dict[str, tuple[float, float]] = {}
         for name in TRACED:
-            variant = apps.build(name, base / f"trace-{name}")
+            variant = apps.build(name, base / f"count-{name}")
             label = f"{variant.label}: allocations/request"
             if variant.app is None:
                 group.rows.append(Row.missing(f"{name}.allocs", label, "allocs", variant.missing))
                 continue
-            if memray_missing:
+            if counter is None:
                 group.rows.append(
-                    Row.missing(f"{name}.allocs", label, "allocs", memray_missing, UNAVAILABLE)
+                    Row.missing(f"{name}.allocs", label, "allocs", counter_missing, UNAVAILABLE)
                 )
                 continue
-            figures = trace(variant, config.alloc_requests, config.warmup, base)
-            traced[name] = figures
-            row = Row(f"{name}.allocs", label, "allocs", value=figures["allocs"])
-            row.extra = {"bytes_per_request": figures["bytes"]}
-            if name != "bare" and "bare" in traced:
-                row.extra["added_vs_bare"] = figures["allocs"] - traced["bare"]["allocs"]
-            group.rows.append(row)
-            if name != "bare":
-                hot = Row(
-                    f"{name}.hot",
-                    f"{variant.label}: in beaconguard code",
+            allocs, size = count_exact(variant, config.alloc_requests, config.warmup, counter)
+            exact[name] = (allocs, size)
+            group.rows.append(
+                Row(
+                    f"{name}.allocs",
+                    label,
                     "allocs",
-                    value=figures["hot_allocs"],
+                    value=allocs,
+                    extra={"bytes_per_request": size},
                 )
-                hot.extra = {
-                    "bytes_per_request": figures["hot_bytes"],
-                    "writer_thread_allocs": figures["writer_allocs"],
-                    "sites": figures["sites"],
-                }
-                group.rows.append(hot)
-
+            )
         for name in TRACED[1:]:
-            title = f"{name.replace('_', ' ')}: allocations/request in beaconguard code"
+            title = f"{name.replace('_', ' ')}: allocations/request added by beaconguard"
             goal = f"≤ {MAX_HOT_ALLOCATIONS}"
-            if name in traced:
-                group.targets.append(
-                    Target.check(title, goal, traced[name]["hot_allocs"], MAX_HOT_ALLOCATIONS)
-                )
-            else:
-                reason = memray_missing or "variant not on main yet"
+            variant = apps.build(name, base / f"sites-{name}")
+            label = f"{variant.label}: added vs bare"
+            if name not in exact or "bare" not in exact:
+                reason = variant.missing or counter_missing
+                group.rows.append(Row.missing(f"{name}.added", label, "allocs", reason))
                 group.targets.append(Target(title, goal, status=NOT_AVAILABLE, note=reason))
+                variant.close()
+                continue
+            added = exact[name][0] - exact["bare"][0]
+            row = Row(
+                f"{name}.added",
+                label,
+                "allocs",
+                value=added,
+                extra={"bytes_per_request": exact[name][1] - exact["bare"][1]},
+            )
+            if memray_missing:
+                row.note = memray_missing
+                variant.close()
+            else:
+                row.extra.update(memray_sites(variant, config.alloc_requests, config.warmup, base))
+            group.rows.append(row)
+            group.targets.append(Target.check(title, goal, added, MAX_HOT_ALLOCATIONS))
 
         for name in RETAINED:
             variant = apps.build(name, base / f"retain-{name}")
@@ -257,10 +348,11 @@ def run(config: Config) -> Group:
             goal = f"≤ {GROWTH_TOLERANCE_BLOCKS} blocks"
             if variant.app is None:
                 group.rows.append(Row.missing(f"{name}.retained", label, "blocks", variant.missing))
-                group.targets.append(Target(title, goal, status=NOT_AVAILABLE, note=variant.missing))
+                group.targets.append(
+                    Target(title, goal, status=NOT_AVAILABLE, note=variant.missing)
+                )
                 continue
-            # Warm-up long enough to fill every bounded cache (UA and IP caches: 4096).
-            figures = retained(variant, config.retain_requests, warmup=max(config.warmup, 5000))
+            figures = retained(variant, config.retain_requests, config.retain_warmup)
             row = Row(f"{name}.retained", label, "blocks", value=float(figures["blocks_growth"]))
             row.extra = {
                 "rss_growth_kib": figures["rss_growth_kib"],
@@ -273,8 +365,14 @@ def run(config: Config) -> Group:
                 )
             )
     group.notes.append(
-        f"memray, Python allocator requests on the event-loop thread, {config.alloc_requests} "
-        f"requests after {config.warmup} warm-up; 'in beaconguard code' = innermost non-stdlib "
-        "frame in beaconguard/. Retained: sys.getallocatedblocks() after gc and writer flush."
+        f"Allocations: requests to Python's MEM/OBJ allocators on the event-loop thread, "
+        f"counted by a C hook (benchmarks/alloccount.c, no profiler attached) over "
+        f"{config.alloc_requests} requests after {config.warmup} warm-up. 'sites' (JSON) "
+        "are memray's file:line attribution of beaconguard's share, its profiler artefacts "
+        "(bound methods, unpack iterators) subtracted; frame objects it materializes remain."
+    )
+    group.notes.append(
+        "Retained: sys.getallocatedblocks() after gc.collect() and a writer flush, end of "
+        "warm-up vs end of run; new client address every request, new UA and path every 100th."
     )
     return group

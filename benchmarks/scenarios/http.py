@@ -51,7 +51,9 @@ def run(config: Config) -> Group:
         for r in range(config.http_rounds):
             order = list(bases) if r % 2 == 0 else list(reversed(bases))
             for name in order:
-                samples[name].append(loadgen.load(bases[name], config.http_seconds, config.connections))
+                samples[name].append(
+                    loadgen.load(bases[name], config.http_seconds, config.connections)
+                )
         stack.close()  # graceful stop: the log is flushed on lifespan shutdown
         logged = count_lines(var / "access.log") if (var / "access.log").exists() else 0
 
@@ -60,7 +62,9 @@ def run(config: Config) -> Group:
         bad = sum(int(s["non_2xx"]) for s in runs)
         if bad:
             raise RuntimeError(f"{name}: {bad} non-2xx answers under load")
-        rps = Row.from_samples(f"{name}.rps", f"{label}: requests/s", "req/s", [s["rps"] for s in runs])
+        rps = Row.from_samples(
+            f"{name}.rps", f"{label}: requests/s", "req/s", [s["rps"] for s in runs]
+        )
         rps.extra = {
             "p50_ms": median([s["p50_ms"] for s in runs]),
             "p99_ms": median([s["p99_ms"] for s in runs]),

@@ -83,7 +83,9 @@ def run(config: Config) -> Group:
         Target.check("access log vs bare", "≤ 1.25x", ratio["access_log"], 1.25, "x")
     )
     if "full" in ratio:
-        group.targets.append(Target.check("full stack vs bare", "≤ 1.25x", ratio["full"], 1.25, "x"))
+        group.targets.append(
+            Target.check("full stack vs bare", "≤ 1.25x", ratio["full"], 1.25, "x")
+        )
     else:
         group.targets.append(missing("full stack vs bare", "≤ 1.25x", ("full",)))
     peer = added.get("asgi_logger")

@@ -27,6 +27,8 @@ def run(config: Config) -> Group:
     if missing:
         group.status = NOT_AVAILABLE
         group.rows.append(Row.missing("beaconguard", "beaconguard anonymize", "lines/s", missing))
-        group.rows.append(Row.missing("anonip", "anonip", "lines/s", "measured beside beaconguard anonymize"))
+        group.rows.append(
+            Row.missing("anonip", "anonip", "lines/s", "measured beside beaconguard anonymize")
+        )
         return group
     raise NotImplementedError("offline scenario: wire it to beaconguard anonymize")
