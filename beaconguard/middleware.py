@@ -115,8 +115,7 @@ class BeaconGuard:
             if mtype == "http.response.start":
                 response[0] = message["status"]
                 for name, value in message.get("headers", ()):
-                    # lower() allocates: only compare names of content-type's length.
-                    if len(name) == 12 and name.lower() == b"content-type":
+                    if name.lower() == b"content-type":
                         response[2] = value.decode("latin-1")
                         break
             elif mtype == "http.response.body":
