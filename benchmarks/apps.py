@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,48 @@ COOKIES = (
     (b"set-cookie", b"_ga=GA1.2.1234567890.1700000000; Max-Age=63072000; Path=/; SameSite=lax"),
     (b"set-cookie", b"_fbp=fb.1.1700000000000.987654321; Max-Age=7776000; Path=/; SameSite=lax"),
 )
+
+#: A cookie registry of 50 entries (exact, prefix and glob), as a real site's might be.
+REGISTRY: tuple[dict[str, str], ...] = (
+    {"name": "sessionid", "category": "necessary"},
+    {"name": "csrftoken", "category": "necessary"},
+    {"name": "basket", "category": "necessary"},
+    {"name": "lang", "category": "preferences"},
+    {"name": "theme", "category": "preferences"},
+    {"name": "_ga", "category": "statistics"},
+    {"name": "_ga_*", "category": "statistics"},
+    {"name": "_gid", "category": "statistics"},
+    {"name": "_pk_id.*", "category": "statistics"},
+    {"name": "_hj*_ses?", "category": "statistics"},
+    {"name": "_fbp", "category": "marketing"},
+    {"name": "_gcl_*", "category": "marketing"},
+    {"name": "IDE", "category": "marketing"},
+    *({"name": f"pref_{i}", "category": "preferences"} for i in range(12)),
+    *({"name": f"_stat{i}_*", "category": "statistics"} for i in range(12)),
+    *({"name": f"ad{i}_uid", "category": "marketing"} for i in range(13)),
+)
+assert len(REGISTRY) == 50
+
+
+def consent_cookie() -> str | None:
+    """A signed consent cookie (preferences and statistics yes, marketing no), or None."""
+    if not _has("beaconguard.consent"):
+        return None
+    from beaconguard.consent.cookie import ConsentCookie
+
+    settings = Settings(secret_key=(SECRET,), store="memory://", consent=True)
+    value, _ = ConsentCookie(settings).dumps(
+        {"preferences": True, "statistics": True, "marketing": False}
+    )
+    return f"{settings.consent_cookie}={value}"
+
+
+def request_cookie() -> str:
+    """The Cookie header every benchmark request carries (the consent cookie when it exists)."""
+    base = "sessionid=9f8e7d6c5b4a39281706f5e4d3c2b1a0; _ga=GA1.2.1234567890.1700000000"
+    consent = consent_cookie()
+    return f"{base}; {consent}" if consent else base
+
 
 _NAV = (
     '<nav><a href="/">Home</a> <a href="/products/1">Products</a> '
@@ -102,22 +145,59 @@ class Variant:
     log_path: Path | None = None
     guard: BeaconGuard | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
+    stats_store: str | None = None
 
-    def verify(self, sent: int) -> str:
-        """After shutdown: '' when the variant logged every request, else what is wrong."""
-        if self.log_path is None:
+    def check_response(self, headers: list[tuple[bytes, bytes]]) -> str:
+        """'' when a response shows the variant at work (the gate dropped _fbp), else why not."""
+        if self.guard is None or getattr(self.guard, "consent", None) is None:
             return ""
-        lines = count_lines(self.log_path) if self.log_path.exists() else 0
-        dropped = self.guard.access_log.dropped if self.guard and self.guard.access_log else 0
-        if lines + dropped != sent:
-            return f"{self.name}: {lines} log lines for {sent} requests"
-        if dropped:
-            return f"{self.name}: {dropped} of {sent} records dropped (buffer full)"
+        cookies = [v for k, v in headers if k.lower() == b"set-cookie"]
+        if not any(c.startswith(b"sessionid=") for c in cookies):
+            return f"{self.name}: the necessary session cookie did not get through"
+        if any(c.startswith(b"_fbp=") for c in cookies):
+            return f"{self.name}: the consent gate let a denied marketing cookie through"
+        return ""
+
+    def verify(self, sent: int, pageviews: int | None = None) -> str:
+        """After shutdown: '' when every request was logged and counted, else what is wrong.
+
+        ``pageviews``: how many of the ``sent`` requests count as page views or bot visits
+        (all of them unless said otherwise: every page of :func:`site` is 200 HTML).
+        """
+        if self.log_path is not None:
+            lines = count_lines(self.log_path) if self.log_path.exists() else 0
+            writer = self.guard.access_log if self.guard else None
+            dropped = writer.dropped if writer is not None else 0
+            if lines + dropped != sent:
+                return f"{self.name}: {lines} log lines for {sent} requests"
+            if dropped:
+                return f"{self.name}: {dropped} of {sent} records dropped (buffer full)"
+        if self.stats_store is not None:
+            counted = stored_visits(self.stats_store)
+            expected = sent if pageviews is None else pageviews
+            if counted != expected:
+                return f"{self.name}: the store counted {counted} visits, expected {expected}"
         return ""
 
     def close(self) -> None:
         for close in self.closers:
             close()
+
+
+def stored_visits(url: str) -> int:
+    """Page views plus bot visits a statistics store holds for yesterday and today."""
+    from beaconguard.stats.days import day_name, day_number
+    from beaconguard.stats.store import open_store
+
+    today = day_number(time.time())
+    first, last = day_name(today - 1), day_name(today)
+    store = open_store(url)
+    try:
+        views = sum(r.pageviews for r in store.cell_rows(first, last, "", page="", value=""))
+        bots = sum(row[2] for row in store.bot_rows(first, last))
+    finally:
+        store.close()
+    return views + bots
 
 
 def _guard(name: str, label: str, settings: Settings, log_path: Path | None) -> Variant:
@@ -218,23 +298,31 @@ def build(name: str, directory: Path) -> Variant:
             log_path=log,
             closers=[close],
         )
-    if name == "consent":
-        if not _has("beaconguard.consent"):
-            return Variant(
-                name, "+ BeaconGuard consent gate", missing="beaconguard.consent is not on main yet"
-            )
-        raise NotImplementedError("consent variant: wire it to the consent API")
-    if name == "stats":
-        if not _has("beaconguard.stats"):
-            return Variant(
-                name, "+ BeaconGuard statistics", missing="beaconguard.stats is not on main yet"
-            )
-        raise NotImplementedError("stats variant: wire it to the stats API")
-    if name == "full":
-        absent = [m for m in ("beaconguard.consent", "beaconguard.stats") if not _has(m)]
+    if name in ("consent", "stats", "full"):
+        label = {
+            "consent": "+ BeaconGuard consent gate",
+            "stats": "+ BeaconGuard statistics",
+            "full": "+ BeaconGuard full stack",
+        }[name]
+        needs = {
+            "consent": ("beaconguard.consent",),
+            "stats": ("beaconguard.stats",),
+            "full": ("beaconguard.consent", "beaconguard.stats"),
+        }[name]
+        absent = [m for m in needs if not _has(m)]
         if absent:
-            return Variant(
-                name, "+ BeaconGuard full stack", missing=f"{', '.join(absent)} not on main yet"
-            )
-        raise NotImplementedError("full variant: wire it to the consent and stats APIs")
+            return Variant(name, label, missing=f"{', '.join(absent)} not on main yet")
+        store = f"sqlite:///{directory / 'stats.db'}"
+        settings = Settings(
+            secret_key=(SECRET,),
+            access_log=str(log) if name == "full" else None,
+            consent=name != "stats",
+            cookie_registry=REGISTRY if name != "stats" else (),
+            stats=name != "consent",
+            store=store if name != "consent" else "memory://",
+        )
+        variant = _guard(name, label, settings, log if name == "full" else None)
+        if name != "consent":
+            variant.stats_store = store
+        return variant
     raise ValueError(f"unknown variant {name!r}")

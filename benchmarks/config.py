@@ -25,8 +25,9 @@ class Config:
     http_rounds: int
     http_seconds: float
     connections: int
-    # offline anonymizer: lines in the generated combined log
+    # offline anonymizer: lines in the generated combined log, rounds per tool
     log_lines: int
+    offline_rounds: int
     # statistics: aggregator updates and store flush batches
     stats_updates: int
     stats_rounds: int
@@ -44,6 +45,7 @@ FULL = Config(
     http_seconds=5.0,
     connections=32,
     log_lines=100_000,
+    offline_rounds=3,
     stats_updates=200_000,
     stats_rounds=5,
 )
@@ -59,6 +61,7 @@ QUICK = Config(
     http_seconds=2.0,
     connections=16,
     log_lines=20_000,
+    offline_rounds=2,
     stats_updates=20_000,
     stats_rounds=3,
 )
@@ -74,6 +77,7 @@ SMOKE = Config(
     http_seconds=1.0,
     connections=4,
     log_lines=500,
+    offline_rounds=1,
     stats_updates=500,
     stats_rounds=1,
 )

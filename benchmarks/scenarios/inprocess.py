@@ -27,15 +27,19 @@ UNIT = "µs/req"
 async def measure(variants: dict[str, apps.Variant], config: Config) -> dict[str, list[float]]:
     """Interleaved rounds over the live variants; per-round µs/request of each."""
     live = {name: v for name, v in variants.items() if v.app is not None}
-    drivers = {name: Driver(v.app, default_scopes()) for name, v in live.items()}  # type: ignore[arg-type]
+    cookie = apps.request_cookie()
+    drivers = {name: Driver(v.app, default_scopes(cookie=cookie)) for name, v in live.items()}  # type: ignore[arg-type]
     spans = {name: Lifespan(v.app) for name, v in live.items()}  # type: ignore[arg-type]
     for span in spans.values():
         await span.startup()
     try:
         for name, driver in drivers.items():
-            for status, size, _ in await driver.check():
+            for status, size, headers in await driver.check():
                 if status != 200 or size == 0:
                     raise RuntimeError(f"{name}: answered {status} with {size} bytes")
+                problem = live[name].check_response(headers)
+                if problem:
+                    raise RuntimeError(problem)
             await driver.batch(config.warmup)
         samples: dict[str, list[float]] = {name: [] for name in drivers}
         order = list(drivers)
