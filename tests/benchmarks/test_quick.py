@@ -67,7 +67,7 @@ def test_what_exists_is_measured_against_its_peers(smoke: tuple[dict, str, Path]
     allocs = {r["name"]: r for r in groups["allocations"]["rows"]}
     assert allocs["bare.allocs"]["value"] > 0
     assert allocs["access_log.added"]["status"] == OK
-    retained = [r for r in allocs.values() if r["name"].endswith(".retained") and r["value"]]
+    retained = [r for r in allocs.values() if r["name"].endswith(".retained") and r["status"] == "ok"]
     assert len(retained) == 1 and retained[0]["extra"]["checkpoints"]
     http = {r["name"]: r for r in groups["http"]["rows"]}
     for name in ("bare.rps", "beaconguard.rps"):
