@@ -21,7 +21,7 @@ def fmt(value: float | None, unit: str = "") -> str:
         text = f"{value:.1f}"
     else:
         text = f"{value:.2f}"
-    return f"{text} {unit}".rstrip()
+    return f"{text}{unit}" if unit == "x" else f"{text} {unit}".rstrip()
 
 
 def _extra(row_extra: dict[str, Any]) -> str:
