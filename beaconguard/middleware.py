@@ -18,8 +18,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from beaconguard.accesslog.sinks import open_sink
 from beaconguard.accesslog.writer import LogWriter
 from beaconguard.anonymize.pipeline import Pipeline, Record, build_pipeline
+from beaconguard.beacon import SCOPE_KEY as BEACON_SCOPE_KEY
 from beaconguard.client import make_client_resolver
 from beaconguard.settings import Settings
+from beaconguard.stats import part as stats_part
+from beaconguard.stats.aggregator import Aggregator, counts_as_pageview
 from beaconguard.visit import Visit
 
 #: Called with each finished request: the raw visit (in memory) and its anonymized record.
@@ -73,6 +76,9 @@ class BeaconGuard:
             self.consumers.append(self._log_consumer(self.access_log))
             self._closers.append(self.access_log.close)
 
+        # --- statistics: aggregator consumer, beacon routes, flush on shutdown ---
+        self.stats: Aggregator | None = stats_part.attach(self) if s.stats else None
+
         self._has_consumers = bool(self.consumers)
 
     @staticmethod
@@ -109,6 +115,7 @@ class BeaconGuard:
 
         target = self.routes.get(scope["path"], self.app)
         response: list[Any] = [0, 0, ""]  # status, bytes, content type
+        mark_counted = self.stats is not None
 
         async def send_wrapper(message: Message) -> None:
             mtype = message["type"]
@@ -118,6 +125,12 @@ class BeaconGuard:
                     if name.lower() == b"content-type":
                         response[2] = value.decode("latin-1")
                         break
+                if mark_counted and counts_as_pageview(
+                    scope["method"], response[0], response[2], found
+                ):
+                    # Tells the beacon script this page load is already counted.
+                    headers = [*message.get("headers", ()), stats_part.SERVER_TIMING]
+                    message = {**message, "headers": headers}
             elif mtype == "http.response.body":
                 response[1] += len(message.get("body", b""))
             await send(message)
@@ -164,6 +177,7 @@ class BeaconGuard:
             duration_ms=(time.perf_counter() - started) * 1000.0,
             content_type=response[2],
             headers=found,
+            beacon=scope.get(BEACON_SCOPE_KEY),
         )
         record = self.pipeline(visit)
         for consume in self.consumers:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -33,6 +34,8 @@ DEFAULT_QUERY_ALLOWLIST = (
 )
 
 _MIN_SECRET_LEN = 16
+_PROP_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,31}")
+_HOST_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}\.?)*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,10 @@ class Settings:
     min_visitors: int = 5
     noise_epsilon: float | None = None
     cookieless: bool = False
+    #: Other hosts whose pages may report through the beacon (static or CDN sites).
+    beacon_hosts: tuple[str, ...] = ()
+    #: Event property names the beacon accepts (``bg("signup", {"plan": "pro"})``).
+    beacon_props: tuple[str, ...] = ()
     # --- reports ------------------------------------------------------------------------
     report_token: str | None = None
     # --- consent ------------------------------------------------------------------------
@@ -99,6 +106,8 @@ class Settings:
         _set(self, "secret_key", keys)
         _set(self, "trusted_proxies", _as_tuple(self.trusted_proxies))
         _set(self, "query_allowlist", _as_tuple(self.query_allowlist))
+        _set(self, "beacon_hosts", tuple(h.lower() for h in _as_tuple(self.beacon_hosts)))
+        _set(self, "beacon_props", _as_tuple(self.beacon_props))
         _set(self, "log_headers", tuple(h.lower() for h in _as_tuple(self.log_headers)))
         _set(self, "cookie_registry", tuple(self.cookie_registry))
         _set(self, "region_defaults", dict(self.region_defaults))
@@ -137,6 +146,15 @@ class Settings:
                 f"store: {self.store!r} is not a store URL; use sqlite:///path/stats.db, "
                 "redis://host:port/db or memory://"
             )
+        for host in self.beacon_hosts:
+            if not _HOST_NAME.fullmatch(host):
+                raise ValueError(f"beacon_hosts: {host!r} is not a host name like cdn.example.com")
+        for prop in self.beacon_props:
+            if not _PROP_NAME.fullmatch(prop):
+                raise ValueError(
+                    f"beacon_props: {prop!r} is not a property name (letters, digits, _ . -; "
+                    "at most 32)"
+                )
         if not self.route_prefix.startswith("/") or self.route_prefix.endswith("/"):
             raise ValueError(
                 f"route_prefix: must start with '/' and not end with one, got {self.route_prefix!r}"

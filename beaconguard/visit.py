@@ -7,11 +7,14 @@ request instead of each reading the ASGI scope again.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class Visit:
     """Raw request facts. Never logged, never stored: only the pipeline reads it."""
 
     __slots__ = (
+        "beacon",
         "bytes_sent",
         "client",
         "consent",
@@ -51,6 +54,7 @@ class Visit:
         content_type: str = "",
         headers: dict[str, str] | None = None,
         consent: object = None,
+        beacon: dict[str, Any] | None = None,
     ) -> None:
         self.time = time
         self.method = method
@@ -71,6 +75,9 @@ class Visit:
         self.headers = headers if headers is not None else {}
         #: The consent state the gate resolved, when the gate is on.
         self.consent = consent
+        #: What the first-party beacon endpoint accepted (already anonymized), if this
+        #: request was a beacon.
+        self.beacon = beacon
 
     def __repr__(self) -> str:
         # A repr that shows raw values would put them in tracebacks and logs.

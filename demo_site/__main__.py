@@ -3,8 +3,38 @@
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 
 import uvicorn
+
+from beaconguard.offline.geoip import GeoIPError, build_mmdb, read_tor_geoip
+
+TOR_GEOIP = Path("/usr/share/tor/geoip")
+TOR_GEOIP6 = Path("/usr/share/tor/geoip6")
+
+
+def demo_geoip(var: Path) -> str | None:
+    """``var/country.mmdb``, built once from Debian's tor-geoipdb files when they exist.
+
+    An explicit ``BEACONGUARD_GEOIP_DB`` wins; without either, countries stay unknown.
+    """
+    if os.environ.get("BEACONGUARD_GEOIP_DB"):
+        return os.environ["BEACONGUARD_GEOIP_DB"]
+    db = var / "country.mmdb"
+    if not db.exists() and TOR_GEOIP.is_file():
+        print(f"building {db} from {TOR_GEOIP}* (once, a few seconds)")
+        six = read_tor_geoip(TOR_GEOIP6, ipv6=True) if TOR_GEOIP6.is_file() else []
+        try:
+            data = build_mmdb(read_tor_geoip(TOR_GEOIP, ipv6=False), six)
+        except GeoIPError as exc:
+            print(f"no country database: {exc}")
+            return None
+        var.mkdir(parents=True, exist_ok=True)
+        tmp = db.with_name(db.name + ".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(db)
+    return str(db) if db.exists() else None
 
 
 def main() -> None:
@@ -13,6 +43,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--pixel-port", type=int, default=8001)
     args = parser.parse_args()
+    geoip = demo_geoip(Path(os.environ.get("BEACONGUARD_DEMO_VAR", "var")))
+    if geoip:
+        os.environ["BEACONGUARD_GEOIP_DB"] = geoip  # read by the app's Settings.from_env()
     print(f"beaconguard demo on http://{args.host}:{args.port}  (access log: var/access.log)")
     # beaconguard writes the access log; uvicorn's own would hold raw client addresses.
     uvicorn.run("demo_site.app:app", host=args.host, port=args.port, access_log=False)

@@ -17,7 +17,7 @@ from typing import Any
 from beaconguard.anonymize.geo import make_country_lookup
 from beaconguard.anonymize.identifiers import looks_like_identifier
 from beaconguard.anonymize.ip import make_ip_filter
-from beaconguard.anonymize.path import route_path
+from beaconguard.anonymize.path import anonymize_path, route_path
 from beaconguard.anonymize.query import make_query_filter
 from beaconguard.anonymize.referrer import make_referrer_filter
 from beaconguard.anonymize.useragent import make_classifier
@@ -88,11 +88,17 @@ def request_step() -> Step:
     return step
 
 
-def path_step() -> Step:
+def path_step(cache_size: int = 4096) -> Step:
     """``path``: the route template, or the path with identifier segments replaced."""
+    # Bounded, per pipeline: 404s, mounts and offline logs have no template, and the same
+    # paths come back again and again.
+    anonymize = lru_cache(maxsize=cache_size)(anonymize_path)
 
     def step(visit: Visit, record: Record) -> None:
-        record["path"] = route_path(visit.route, visit.root_path, visit.path)
+        if visit.route is None:
+            record["path"] = anonymize(visit.path)
+        else:
+            record["path"] = route_path(visit.route, visit.root_path, visit.path)
 
     return step
 
@@ -192,7 +198,7 @@ def build_pipeline(settings: Settings) -> Pipeline:
     steps: list[Step] = [
         time_step(),
         request_step(),
-        path_step(),
+        path_step(settings.ua_cache_size),
         query_step(settings),
         client_step(settings),
         geo_step(settings),

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 #: Subcommand modules under ``beaconguard.cli``, in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = ()
+COMMANDS: tuple[str, ...] = ("report", "purge", "anonymize", "ingest", "audit", "ua", "geoip")
 
 
 class CLIError(Exception):

@@ -1,0 +1,73 @@
+"""The beacon script in a real browser: no page load counted twice, SPA views and events.
+
+Headless Chromium (Playwright, /usr/bin/chromium) loads a page the server counts itself
+(the script must not count it again), navigates with ``history.pushState`` and sends an
+event; then a page from another origin (a "CDN" without beaconguard) reports through the
+pixel. After a graceful stop the store holds exactly one view of each page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from beaconguard.stats.query import ReportQuery, run_report
+from beaconguard.stats.store import open_store
+from tests.conftest import SECRET
+from tests.support.server import uvicorn_server
+
+UA = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+      "Chrome/126.0.0.0 Safari/537.36")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.mark.browser
+def test_script_counts_each_page_load_once(tmp_path: Path) -> None:
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("no /usr/bin/chromium")
+    url = f"sqlite:///{tmp_path / 'stats.db'}"
+    env = {"BEACONGUARD_SECRET_KEY": SECRET, "BEACONGUARD_STORE": url,
+           "BEACONGUARD_COOKIELESS": "true", "BEACONGUARD_BEACON_PROPS": "plan",
+           "BEACONGUARD_BEACON_HOSTS": "localhost",
+           "BEACONGUARD_ACCESS_LOG": "", "BEACONGUARD_FLUSH_INTERVAL": "0.2"}
+    # nested: the CDN page needs the app's address
+    with uvicorn_server(  # noqa: SIM117
+        "tests.support.beacon_app:app", env=env, ready_path="/_bg/b.js"
+    ) as base:
+        with uvicorn_server("tests.support.cdn_app:cdn", env={"BG_APP_ORIGIN": base},
+                            ready_path="/cdn.html") as cdn_base, playwright.sync_playwright() as p:
+            cdn_base = cdn_base.replace("127.0.0.1", "localhost")  # another origin
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                        args=ARGS)
+            try:
+                # Playwright's own UA says HeadlessChrome, which is filtered out as a bot.
+                page = browser.new_page(user_agent=UA)
+                with page.expect_response(lambda r: r.url.endswith("/_bg/b.js")):
+                    page.goto(base + "/page")
+                page.wait_for_function("typeof window.bg === 'function'")
+                timing = page.evaluate(
+                    "performance.getEntriesByType('navigation')[0].serverTiming.map(t => t.name)")
+                assert timing == ["bg"]
+                with page.expect_request(lambda r: r.url.endswith("/_bg/e")):
+                    page.click("#nav")
+                with page.expect_request(lambda r: r.url.endswith("/_bg/e")):
+                    page.click("#ev")
+                with page.expect_response(lambda r: "/_bg/b.gif" in r.url) as pixel:
+                    page.goto(cdn_base + "/cdn.html")
+                assert pixel.value.status == 200
+                page.wait_for_timeout(300)
+            finally:
+                browser.close()
+    today = dt.datetime.now(dt.UTC).date()
+    store = open_store(url)
+    try:
+        q = ReportQuery(start=today - dt.timedelta(days=1), end=today, by="page", min_visitors=1)
+        rows = {r["key"]: (r["pageviews"], r["events"]) for r in run_report(store, q)["rows"]}
+    finally:
+        store.close()
+    # the event was sent after the pushState, so from /spa/next
+    assert rows == {"/page": (1, 0), "/spa/next": (1, 1), "/cdn.html": (1, 0)}
