@@ -48,6 +48,16 @@ class LogWriter:
 
         atexit.register(close_at_exit)
 
+        def forget_thread_in_child() -> None:
+            writer = ref()
+            if writer is not None:
+                writer._pid = 0
+
+        # A forked child inherits the parent's writer but not its thread: the next submit
+        # starts one. Checked here rather than with os.getpid() in submit, which costs a
+        # system call and an int allocation on every request.
+        os.register_at_fork(after_in_child=forget_thread_in_child)
+
     def submit(self, record: dict[str, Any]) -> None:
         """Queue one record; never blocks. Called on the event loop."""
         buf = self._buf
@@ -55,7 +65,7 @@ class LogWriter:
             self.dropped += 1
             return
         buf.append(record)
-        if self._pid != os.getpid():
+        if not self._pid:
             self._start()
 
     def _start(self) -> None:
