@@ -51,10 +51,9 @@ def _pairs(n: int) -> list[tuple[Any, Any]]:
 
 
 def _aggregator(url: str) -> Any:
+    from beaconguard import Settings
     from beaconguard.stats.aggregator import Aggregator
     from beaconguard.stats.store import open_store
-
-    from beaconguard import Settings
 
     settings = Settings(secret_key=(SECRET,), store=url)
     return Aggregator(open_store(url), settings, background=False)

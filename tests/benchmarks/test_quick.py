@@ -83,7 +83,10 @@ def test_table_and_chart(smoke: tuple[dict, str, Path]) -> None:
     svg = ET.parse(out / "smoke.svg").getroot()
     assert svg.tag.endswith("svg")
     text = "".join(svg.itertext())
-    assert "bare Starlette" in text and "not available yet" in text
+    assert "bare Starlette" in text and "asgi-logger" in text and "anonip" in text
+    # every capability exists now, so no scenario may fall back to "not available yet"
+    assert NOT_AVAILABLE not in text
+    assert all(r["status"] != NOT_AVAILABLE for g in data["groups"] for r in g["rows"])
 
 
 @pytest.mark.slow

@@ -38,7 +38,7 @@ def card_rows(page: Any, heading: str) -> dict[str, str]:
 
 
 def test_consent_browse_and_see_the_visits_on_the_dashboard(
-    browser: Any, tmp_path: Path  # noqa: F811
+    browser: Any, tmp_path: Path
 ) -> None:
     env = {
         "BEACONGUARD_DEMO_VAR": str(tmp_path / "var"),
