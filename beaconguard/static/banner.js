@@ -88,11 +88,15 @@
   }
 
   var state;
-  d.addEventListener("bg:consent", function (e) {
-    current = e.detail;
+  function receive(next) {
+    current = next;
     if (!root) { state = current; build(current); }
     if (!current.decided && !shown) show();
-  });
+  }
+  d.addEventListener("bg:consent", function (e) { receive(e.detail); });
+  // consent.js may have had its answer before this deferred script ran (a slow download
+  // of this file lets the event loop deliver the fetch first): pick up what it kept.
+  if (window.bgConsent) receive(window.bgConsent);
   d.addEventListener("click", function (e) {
     var t = e.target.closest && e.target.closest("[data-consent-open]");
     if (t && root) { e.preventDefault(); show(); }

@@ -135,3 +135,19 @@ def test_without_the_csp_the_hard_coded_pixel_would_load(browser_context, tmp_pa
             assert hits.get("img", 0) >= 1 and hits.get("tag", 0) == 0
             names = cookie_names(page)
             assert not {"_ga", "_fbp"} & names["held"]
+
+
+def test_banner_shows_when_the_state_arrives_before_its_script(demo, browser_context):
+    # On a slow network consent.js can have its answer (and fire "bg:consent") before the
+    # deferred banner.js has even downloaded; the banner must still ask. Holding banner.js
+    # back until the state has arrived makes that order certain.
+    site, _ = demo
+    page = browser_context.new_page()
+    held: list[Any] = []
+    page.route("**/_bg/static/banner.js", lambda route: held.append(route))
+    with page.expect_response(lambda r: r.url.endswith("/_bg/consent")):
+        page.goto(site + "/", wait_until="commit")
+    page.wait_for_function("window.bgConsent !== undefined")
+    assert len(held) == 1
+    held[0].continue_()
+    page.locator("#bg-banner").wait_for(state="visible")
