@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import maxminddb
-
 from beaconguard.anonymize.ip import parse as parse_ip
 
 CountryLookup = Callable[[str | None], str | None]
@@ -40,6 +38,9 @@ def make_country_lookup(db_path: str | None) -> CountryLookup:
             return None
 
         return no_country
+
+    # Imported here: it takes a while, and most setups have no database.
+    import maxminddb
 
     reader = maxminddb.open_database(db_path)
 

@@ -24,13 +24,15 @@ class CLIError(Exception):
         self.code = code
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command's parser; with ``only``, just that subcommand's (its module alone is
+    imported, so ``beaconguard anonymize`` does not pay for the statistics stores)."""
     parser = argparse.ArgumentParser(
         prog="beaconguard",
         description="Anonymous statistics and anonymized logs for ASGI apps.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
+    for name in COMMANDS if only not in COMMANDS else (only,):
         module = importlib.import_module(f"beaconguard.cli.{name}")
         module.add_parser(sub)
     return parser
@@ -38,8 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``beaconguard`` console script."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args_list = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(args_list[0] if args_list else None)
+    args = parser.parse_args(args_list)
     try:
         code = int(args.run(args) or 0)
     except CLIError as exc:

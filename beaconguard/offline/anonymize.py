@@ -11,12 +11,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from beaconguard.anonymize.pipeline import Pipeline, build_pipeline
+from beaconguard.offline.fastpath import FastPath, make_fast_path
 from beaconguard.offline.parse import LogLine, make_parser
 from beaconguard.offline.to_visit import make_converter
 from beaconguard.offline.writer import Formatter, make_formatter, malformed_marker
 from beaconguard.settings import Settings
 
-#: How often (in lines) the progress callback is told how far the run has got.
+#: How often (in lines) the progress callback is told how far the run has got; output is
+#: handed to ``write`` in batches of this many lines, too.
 PROGRESS_EVERY = 8192
 
 
@@ -53,6 +55,11 @@ class Anonymizer:
         # With mixed input and "same" output, a marker takes the shape of the line before.
         self._follow_shape = out_format == "same" and fmt == "auto"
         self.drop_malformed = drop_malformed
+        # Text lines of the plain shape, written back as text, skip the Visit and the
+        # record: see beaconguard.offline.fastpath (same processors, same output).
+        self.fast: FastPath | None = (
+            make_fast_path(settings, fmt, site_host=site_host) if out_format == "same" else None
+        )
 
     def run(
         self,
@@ -64,22 +71,46 @@ class Anonymizer:
         parse, to_visit, pipeline, fmt = self.parse, self.to_visit, self.pipeline, self.format
         read = written = malformed = 0
         json_marker, follow = self.json_out, self._follow_shape
+        fast = self.fast
+        batch: list[str] = []
+        add = batch.append
+
+        def flush() -> None:
+            if batch:
+                data = "".join(batch).encode("utf-8", "replace")
+                batch.clear()
+                write(data)
+
         try:
             for line in lines:
                 read += 1
+                if fast is not None and line:
+                    text = fast(line)
+                    if text is not None:
+                        add(text)
+                        written += 1
+                        json_marker = json_marker and not follow
+                        if not read % PROGRESS_EVERY:
+                            flush()
+                            if progress is not None:
+                                progress()
+                        continue
                 parsed = parse(line) if line else None
                 if parsed is None:
                     malformed += 1
                     if not self.drop_malformed:
-                        write(malformed_marker(read, json_marker))
+                        add(malformed_marker(read, json_marker).decode())
                         written += 1
                 else:
-                    write(fmt(pipeline(to_visit(parsed)), parsed))
+                    add(fmt(pipeline(to_visit(parsed)), parsed).decode("utf-8"))
                     written += 1
                     if follow:
                         json_marker = parsed.shape == "json"
-                if progress is not None and not read % PROGRESS_EVERY:
-                    progress()
+                if not read % PROGRESS_EVERY:
+                    flush()
+                    if progress is not None:
+                        progress()
+            flush()
         finally:
             counts.read, counts.written, counts.malformed = read, written, malformed
         return counts
