@@ -51,11 +51,14 @@ def anonymize_segment(segment: str) -> str:
     return "{long}" if len(segment) > MAX_SEGMENT else segment
 
 
-def anonymize_path(path: str) -> str:
-    """A whole path, segment by segment; ``/{invalid}`` when it is not a path at all."""
+def anonymize_path(path: str, segment: Callable[[str], str] = anonymize_segment) -> str:
+    """A whole path, segment by segment; ``/{invalid}`` when it is not a path at all.
+
+    ``segment`` is :func:`anonymize_segment`, or a cached form of it (the offline tool's).
+    """
     if not path.startswith("/") or len(path) > MAX_PATH:
         return "/{invalid}"
-    return "/".join(anonymize_segment(s) for s in path.split("/"))
+    return "/".join(segment(s) for s in path.split("/"))
 
 
 def from_raw_target(target: str) -> str:

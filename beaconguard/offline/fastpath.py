@@ -20,9 +20,10 @@ import re
 import time as _time
 from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
 from beaconguard.anonymize.ip import make_ip_filter
-from beaconguard.anonymize.path import anonymize_path
+from beaconguard.anonymize.path import anonymize_path, anonymize_segment
 from beaconguard.anonymize.pipeline import _METHODS
 from beaconguard.anonymize.query import make_query_filter
 from beaconguard.anonymize.referrer import make_referrer_filter
@@ -41,11 +42,13 @@ _HEAD = re.compile(r"(\S+) (\S+) (\S+) \[([^\]]{1,64})\] ")
 _STATUS_CODES = frozenset(str(n) for n in range(100, 1000))
 # Longer sizes are left to the full path (int() of thousands of digits raises).
 _MAX_SIZE_DIGITS = 18
+_TAIL_COMBINED = '"\n'
+_TAIL_XFF = '" "-"\n'
 #: How many ``"``-separated parts each input format allows (common, combined, +XFF).
 _PARTS = {"common": (3,), "combined": (7, 9), "auto": (3, 7, 9)}
 
 
-class _Bounded(dict):  # type: ignore[type-arg]
+class _Bounded(dict[Any, Any]):
     """A per-column cache: emptied when full, so a flood of distinct values cannot grow
     it past ``size`` (and a hit costs one dict lookup, the point of the exercise)."""
 
@@ -69,6 +72,7 @@ def make_fast_path(settings: Settings, fmt: str, *, site_host: str = "") -> Fast
     size = settings.ua_cache_size
     default_host = site_host.lower()
     json_first = fmt == "auto"
+    head_match = _HEAD.fullmatch
 
     # The processors, built as build_pipeline builds them for its steps.
     resolve = make_client_resolver(settings.trusted_proxies)
@@ -87,7 +91,7 @@ def make_fast_path(settings: Settings, fmt: str, *, site_host: str = "") -> Fast
         if settings.ip_mode == "truncate"
         else None
     )
-    anonymize = lru_cache(maxsize=size)(anonymize_path)
+    segment = lru_cache(maxsize=size)(anonymize_segment)
     query_filter = make_query_filter(settings.query_allowlist, settings.query_mode)
     referrer_filter = make_referrer_filter(size)
     classify = make_classifier(size)
@@ -95,9 +99,12 @@ def make_fast_path(settings: Settings, fmt: str, *, site_host: str = "") -> Fast
 
     clients: _Bounded = _Bounded(size)
     requests: _Bounded = _Bounded(size)
+    paths: _Bounded = _Bounded(size)
     referrers: _Bounded = _Bounded(size)
     agents: _Bounded = _Bounded(size)
-    clock: list[object] = ["", None, ""]  # last time column, its Unix time, its output
+    last_when = ""
+    last_moment = 0.0
+    last_time = ""
 
     def client_column(client: str, xff: str | None, when: float) -> str:
         address = resolve(None if client == "-" else client, xff, None)
@@ -114,45 +121,45 @@ def make_fast_path(settings: Settings, fmt: str, *, site_host: str = "") -> Fast
             return None
         method, target, protocol = req
         path, query, target_host = split_target(target)
+        kept_path = paths.get(path)
+        if kept_path is None:
+            kept_path = anonymize_path(path, segment)
+            paths.put(path, kept_path)
         column = _request_column(
-            method if method in _METHODS else "OTHER",
-            anonymize(path),
-            query_filter(query),
-            protocol,
+            method if method in _METHODS else "OTHER", kept_path, query_filter(query), protocol
         )
         return column, target_host or default_host
 
     def ua_column(ua: str) -> str:
         info = classify(ua)
-        return _ua_column(
-            info.browser, info.browser_version, info.os, info.device, info.bot_reason
-        )
+        return _ua_column(info.browser, info.browser_version, info.os, info.device, info.bot_reason)
 
     def fast(line: str) -> str | None:
+        nonlocal last_when, last_moment, last_time
         if "\\" in line or (json_first and line[:1] == "{"):
             return None
         parts = line.split('"')
         n = len(parts)
         if n not in parts_allowed:
             return None
-        head = _HEAD.fullmatch(parts[0])
+        head = head_match(parts[0])
         if head is None:
             return None
-        mid = parts[2]
-        if n == 3:
-            numbers = mid.rstrip().split(" ")
+        if n == 7:
+            if parts[4] != " " or parts[6].strip():
+                return None
+            numbers = parts[2].split(" ")
+            if len(numbers) != 4 or numbers[3]:
+                return None
+        elif n == 3:
+            numbers = parts[2].rstrip().split(" ")
             if len(numbers) != 3:
                 return None
         else:
-            if mid[-1:] != " " or parts[4] != " ":
+            if parts[4] != " " or parts[6] != " " or parts[8].strip():
                 return None
-            numbers = mid.split(" ")
-            if len(numbers) != 4:
-                return None
-            if n == 7:
-                if parts[6].strip():
-                    return None
-            elif parts[6] != " " or parts[8].strip():
+            numbers = parts[2].split(" ")
+            if len(numbers) != 4 or numbers[3]:
                 return None
         blank, status, size_text = numbers[0], numbers[1], numbers[2]
         if blank or status not in _STATUS_CODES:
@@ -167,54 +174,52 @@ def make_fast_path(settings: Settings, fmt: str, *, site_host: str = "") -> Fast
             size_text = str(int(size_text))
 
         client, _ident, _user, when = head.groups()
-        if when != clock[0]:
+        if when != last_when:
             moment = parse_clf_time(when)
             if moment is None:
                 return None
             iso = _time.strftime("%Y-%m-%dT%H:%M:%SZ", _time.gmtime(int(moment)))
-            clock[0], clock[1], clock[2] = when, moment, clf_time(iso)
-        moment_now: float = clock[1]  # type: ignore[assignment]
+            last_when, last_moment, last_time = when, moment, clf_time(iso)
 
-        request = parts[1]
-        found = requests.get(request)
+        found = requests.get(parts[1])
         if found is None:
-            found = request_column(request)
+            found = request_column(parts[1])
             if found is None:
                 return None
-            requests.put(request, found)
-        request_text, host = found
+            requests.put(parts[1], found)
 
-        xff = parts[7] if n == 9 else None
-        if client_is_timeless:
-            key = client if xff is None else (client, xff)
-            client_text = clients.get(key)
+        client_text: str | None
+        if n == 9:
+            client_text = client_column(client, parts[7], last_moment)
+        elif client_is_timeless:
+            client_text = clients.get(client)
             if client_text is None:
-                client_text = client_column(client, xff, moment_now)
-                clients.put(key, client_text)
+                client_text = client_column(client, None, last_moment)
+                clients.put(client, client_text)
         else:
-            client_text = client_column(client, xff, moment_now)
+            client_text = client_column(client, None, last_moment)
 
-        head_text = (
-            f'{client_text} - - [{clock[2]}] "{request_text}" {status} {size_text}'
-        )
         if n == 3:
-            return head_text + "\n"
+            return f'{client_text} - - [{last_time}] "{found[0]}" {status} {size_text}\n'
 
         referer = parts[3]
-        ref_key = (referer, host)
+        host = found[1]
+        ref_key = referer if host is default_host else (referer, host)
         ref_text = referrers.get(ref_key)
         if ref_text is None:
             kept = referrer_filter(referer, host) if referer and referer != "-" else None
             ref_text = _quoted(kept or "-")
             referrers.put(ref_key, ref_text)
 
-        ua = parts[5]
-        ua_text = agents.get(ua)
+        ua_text = agents.get(parts[5])
         if ua_text is None:
-            ua_text = ua_column("" if ua == "-" else ua)
-            agents.put(ua, ua_text)
+            ua_text = ua_column("" if parts[5] == "-" else parts[5])
+            agents.put(parts[5], ua_text)
 
-        tail = '"\n' if n == 7 else '" "-"\n'
-        return f'{head_text} "{ref_text}" "{ua_text}{tail}'
+        tail = _TAIL_COMBINED if n == 7 else _TAIL_XFF
+        return (
+            f'{client_text} - - [{last_time}] "{found[0]}" {status} {size_text} '
+            f'"{ref_text}" "{ua_text}{tail}'
+        )
 
     return fast
