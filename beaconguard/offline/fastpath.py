@@ -38,14 +38,19 @@ from beaconguard.settings import Settings
 #: ``fast(line) -> anonymized line (with its newline), or None for "use the full path"``.
 FastPath = Callable[[str], str | None]
 
-_HEAD = re.compile(r"(\S+) (\S+) (\S+) \[([^\]]{1,64})\] ")
-_STATUS_CODES = frozenset(str(n) for n in range(100, 1000))
-# Longer sizes are left to the full path (int() of thousands of digits raises).
-_MAX_SIZE_DIGITS = 18
+# The plain shape, as the full parser's quote-splitting reads it (parse.split_plain): a
+# head without quotes, then quoted fields separated by single spaces, a three-digit status
+# and a size. One match checks all of it; sizes with leading zeros or more than 18 digits
+# are left to the full path, which normalizes them.
+_HEAD_RE = r'([^\s"]+) ([^\s"]+) ([^\s"]+) \[([^\]"]{1,64})\] "([^"]*)" ([1-9][0-9][0-9]) (-|0|[1-9][0-9]{0,17})'
+_TAIL_RE = r' "([^"]*)" "([^"]*)"(?: "([^"]*)")?'
+_LINE = {
+    "common": re.compile(_HEAD_RE + r"\s*"),
+    "combined": re.compile(_HEAD_RE + _TAIL_RE + r"\s*"),
+    "auto": re.compile(_HEAD_RE + f"(?:{_TAIL_RE})?" + r"\s*"),
+}
 _TAIL_COMBINED = '"\n'
 _TAIL_XFF = '" "-"\n'
-#: How many ``"``-separated parts each input format allows (common, combined, +XFF).
-_PARTS = {"common": (3,), "combined": (7, 9), "auto": (3, 7, 9)}
 
 
 class _Bounded(dict[Any, Any]):
@@ -66,13 +71,13 @@ class _Bounded(dict[Any, Any]):
 
 def make_fast_path(settings: Settings, fmt: str, *, site_host: str = "") -> FastPath | None:
     """Build the fast path for text input in ``fmt``, or ``None`` when there is none."""
-    parts_allowed = _PARTS.get(fmt)
-    if parts_allowed is None:
+    pattern = _LINE.get(fmt)
+    if pattern is None:
         return None
+    line_match = pattern.fullmatch
     size = settings.ua_cache_size
     default_host = site_host.lower()
     json_first = fmt == "auto"
-    head_match = _HEAD.fullmatch
 
     # The processors, built as build_pipeline builds them for its steps.
     resolve = make_client_resolver(settings.trusted_proxies)
@@ -138,42 +143,18 @@ def make_fast_path(settings: Settings, fmt: str, *, site_host: str = "") -> Fast
         nonlocal last_when, last_moment, last_time
         if "\\" in line or (json_first and line[:1] == "{"):
             return None
-        parts = line.split('"')
-        n = len(parts)
-        if n not in parts_allowed:
+        m = line_match(line)
+        if m is None:
             return None
-        head = head_match(parts[0])
-        if head is None:
-            return None
-        if n == 7:
-            if parts[4] != " " or parts[6].strip():
-                return None
-            numbers = parts[2].split(" ")
-            if len(numbers) != 4 or numbers[3]:
-                return None
-        elif n == 3:
-            numbers = parts[2].rstrip().split(" ")
-            if len(numbers) != 3:
-                return None
+        groups = m.groups()
+        if len(groups) == 7:
+            client, _ident, _user, when, request, status, size_text = groups
+            referer = ua = xff = None
         else:
-            if parts[4] != " " or parts[6] != " " or parts[8].strip():
-                return None
-            numbers = parts[2].split(" ")
-            if len(numbers) != 4 or numbers[3]:
-                return None
-        blank, status, size_text = numbers[0], numbers[1], numbers[2]
-        if blank or status not in _STATUS_CODES:
-            return None
+            client, _ident, _user, when, request, status, size_text, referer, ua, xff = groups
         if size_text == "-":
             size_text = "0"
-        elif not (size_text.isascii() and size_text.isdigit()):
-            return None
-        elif size_text[0] == "0" or len(size_text) > _MAX_SIZE_DIGITS:
-            if len(size_text) > _MAX_SIZE_DIGITS:
-                return None
-            size_text = str(int(size_text))
 
-        client, _ident, _user, when = head.groups()
         if when != last_when:
             moment = parse_clf_time(when)
             if moment is None:
@@ -181,16 +162,16 @@ def make_fast_path(settings: Settings, fmt: str, *, site_host: str = "") -> Fast
             iso = _time.strftime("%Y-%m-%dT%H:%M:%SZ", _time.gmtime(int(moment)))
             last_when, last_moment, last_time = when, moment, clf_time(iso)
 
-        found = requests.get(parts[1])
+        found = requests.get(request)
         if found is None:
-            found = request_column(parts[1])
+            found = request_column(request)
             if found is None:
                 return None
-            requests.put(parts[1], found)
+            requests.put(request, found)
 
         client_text: str | None
-        if n == 9:
-            client_text = client_column(client, parts[7], last_moment)
+        if xff is not None:
+            client_text = client_column(client, xff, last_moment)
         elif client_is_timeless:
             client_text = clients.get(client)
             if client_text is None:
@@ -199,10 +180,9 @@ def make_fast_path(settings: Settings, fmt: str, *, site_host: str = "") -> Fast
         else:
             client_text = client_column(client, None, last_moment)
 
-        if n == 3:
+        if ua is None:
             return f'{client_text} - - [{last_time}] "{found[0]}" {status} {size_text}\n'
 
-        referer = parts[3]
         host = found[1]
         ref_key = referer if host is default_host else (referer, host)
         ref_text = referrers.get(ref_key)
@@ -211,12 +191,12 @@ def make_fast_path(settings: Settings, fmt: str, *, site_host: str = "") -> Fast
             ref_text = _quoted(kept or "-")
             referrers.put(ref_key, ref_text)
 
-        ua_text = agents.get(parts[5])
+        ua_text = agents.get(ua)
         if ua_text is None:
-            ua_text = ua_column("" if parts[5] == "-" else parts[5])
-            agents.put(parts[5], ua_text)
+            ua_text = ua_column("" if ua == "-" else ua)
+            agents.put(ua, ua_text)
 
-        tail = _TAIL_COMBINED if n == 7 else _TAIL_XFF
+        tail = _TAIL_COMBINED if xff is None else _TAIL_XFF
         return (
             f'{client_text} - - [{last_time}] "{found[0]}" {status} {size_text} '
             f'"{ref_text}" "{ua_text}{tail}'
