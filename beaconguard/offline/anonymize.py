@@ -89,7 +89,8 @@ class Anonymizer:
                     if text is not None:
                         add(text)
                         written += 1
-                        json_marker = json_marker and not follow
+                        if follow:
+                            json_marker = False
                         if not read % PROGRESS_EVERY:
                             flush()
                             if progress is not None:
@@ -110,7 +111,9 @@ class Anonymizer:
                     flush()
                     if progress is not None:
                         progress()
-            flush()
         finally:
             counts.read, counts.written, counts.malformed = read, written, malformed
+            # What was anonymized is written even when reading fails part-way (a cut gzip
+            # stream); a failed write emptied the batch first, so it is not retried.
+            flush()
         return counts

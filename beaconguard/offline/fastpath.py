@@ -42,7 +42,10 @@ FastPath = Callable[[str], str | None]
 # head without quotes, then quoted fields separated by single spaces, a three-digit status
 # and a size. One match checks all of it; sizes with leading zeros or more than 18 digits
 # are left to the full path, which normalizes them.
-_HEAD_RE = r'([^\s"]+) ([^\s"]+) ([^\s"]+) \[([^\]"]{1,64})\] "([^"]*)" ([1-9][0-9][0-9]) (-|0|[1-9][0-9]{0,17})'
+_HEAD_RE = (
+    r'([^\s"]+) ([^\s"]+) ([^\s"]+) \[([^\]"]{1,64})\] '
+    r'"([^"]*)" ([1-9][0-9][0-9]) (-|0|[1-9][0-9]{0,17})'
+)
 _TAIL_RE = r' "([^"]*)" "([^"]*)"(?: "([^"]*)")?'
 _LINE = {
     "common": re.compile(_HEAD_RE + r"\s*"),
@@ -96,6 +99,9 @@ def make_fast_path(settings: Settings, fmt: str, *, site_host: str = "") -> Fast
         if settings.ip_mode == "truncate"
         else None
     )
+    # Without trusted proxies the client column is the address itself ("-" is not one,
+    # so it takes the full route and becomes "-").
+    quick_direct = quick_truncate if not settings.trusted_proxies else None
     segment = lru_cache(maxsize=size)(anonymize_segment)
     query_filter = make_query_filter(settings.query_allowlist, settings.query_mode)
     referrer_filter = make_referrer_filter(size)
@@ -175,8 +181,13 @@ def make_fast_path(settings: Settings, fmt: str, *, site_host: str = "") -> Fast
         elif client_is_timeless:
             client_text = clients.get(client)
             if client_text is None:
-                client_text = client_column(client, None, last_moment)
-                clients.put(client, client_text)
+                if quick_direct is not None:
+                    client_text = quick_direct(client)
+                if client_text is None:
+                    client_text = client_column(client, None, last_moment)
+                if len(clients) >= size:
+                    clients.clear()
+                clients[client] = client_text
         else:
             client_text = client_column(client, None, last_moment)
 
