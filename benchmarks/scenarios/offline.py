@@ -73,8 +73,13 @@ def run(config: Config) -> Group:
     with tempfile.TemporaryDirectory(prefix="bg-bench-") as tmp:
         work = Path(tmp)
         log = work / "access.log"
+        clients: set[str] = set()
+        agents: set[str] = set()
         with log.open("w") as fh:
-            fh.writelines(combined_lines(config.log_lines))
+            for line in combined_lines(config.log_lines):
+                clients.add(line.split(" ", 1)[0])
+                agents.add(line.rsplit('"', 2)[1])
+                fh.write(line)
         env = {**os.environ, "BEACONGUARD_SECRET_KEY": SECRET, "BEACONGUARD_STORE": "memory://"}
         # Both tools run from compiled bytecode, as an installed package does: a source
         # checkout under PYTHONDONTWRITEBYTECODE would recompile beaconguard on every run
@@ -108,7 +113,8 @@ def run(config: Config) -> Group:
     if bg and peer and bg.value and peer.value:
         bg.extra["vs_anonip"] = bg.value / peer.value
     group.notes.append(
-        f"{config.log_lines:,} generated combined-format lines, {config.offline_rounds} "
+        f"{config.log_lines:,} generated combined-format lines ({len(clients):,} clients, "
+        f"{len(agents):,} distinct user agents), {config.offline_rounds} "
         "interleaved rounds per tool after one untimed run each (bytecode compiled, file "
         "cached), wall time of the command including interpreter start-up."
     )
