@@ -18,6 +18,8 @@ import json
 import re
 from importlib import resources
 
+from beaconguard.literals import required_substrings
+
 _HEADLESS = re.compile(
     r"HeadlessChrome|PhantomJS|Headless|puppeteer|playwright|selenium|webdriver|"
     r"Chrome-Lighthouse|electron/",
@@ -37,12 +39,57 @@ _TOOL = re.compile(
 DATA_FILE = "crawler-user-agents.json"
 
 
+def _pattern_sources() -> list[str]:
+    raw = resources.files("beaconguard").joinpath("data", DATA_FILE).read_text("utf-8")
+    return list(json.loads(raw)["patterns"])
+
+
 @functools.cache
 def crawler_patterns() -> re.Pattern[str]:
     """The shipped crawler list as one compiled pattern."""
-    raw = resources.files("beaconguard").joinpath("data", DATA_FILE).read_text("utf-8")
-    patterns = json.loads(raw)["patterns"]
-    return re.compile("|".join(f"(?:{p})" for p in patterns))
+    return re.compile("|".join(f"(?:{p})" for p in _pattern_sources()))
+
+
+class _CrawlerList:
+    """The shipped patterns one by one, each tried only when the user agent holds a string
+    every match of it contains (see :mod:`beaconguard.literals`): the same answer as
+    ``crawler_patterns().search(ua)``, at a fraction of the cost of running a
+    1,500-way alternation at every position of the string. A pattern is compiled the
+    first time it has to run; most never do."""
+
+    def __init__(self, sources: list[str]) -> None:
+        self.sources = sources
+        self.compiled: list[re.Pattern[str] | None] = [None] * len(sources)
+        self.entries: list[tuple[str, tuple[str, ...], int]] = []
+        self.always: list[int] = []
+        for i, source in enumerate(sources):
+            need = required_substrings(source)
+            if need is None:
+                self.always.append(i)
+            else:
+                self.entries.append((need[0], need[1:], i))
+
+    def _search(self, i: int, ua: str) -> bool:
+        pattern = self.compiled[i]
+        if pattern is None:
+            pattern = self.compiled[i] = re.compile(self.sources[i])
+        return pattern.search(ua) is not None
+
+    def __call__(self, ua: str) -> bool:
+        for first, others, i in self.entries:
+            if (first in ua or (others and any(o in ua for o in others))) and self._search(i, ua):
+                return True
+        return any(self._search(i, ua) for i in self.always)
+
+
+@functools.cache
+def _crawler_list() -> _CrawlerList:
+    return _CrawlerList(_pattern_sources())
+
+
+def is_crawler(ua: str) -> bool:
+    """Whether a pattern of the shipped crawler list matches ``ua``."""
+    return _crawler_list()(ua)
 
 
 def bot_reason(ua: str, parser_says_bot: bool) -> str | None:
@@ -53,7 +100,7 @@ def bot_reason(ua: str, parser_says_bot: bool) -> str | None:
         return "headless"
     if _TOOL.search(ua):
         return "tool"
-    if parser_says_bot or crawler_patterns().search(ua):
+    if parser_says_bot or is_crawler(ua):
         return "crawler"
     if _GENERIC.search(ua):
         return "tool"

@@ -125,3 +125,18 @@ def test_shipped_list_names_source_and_licence_and_is_not_the_test_data() -> Non
     # the list alone catches most of the held-out crawlers, not only the parser
     caught = sum(1 for ua in CRAWLERS if crawler_patterns().search(ua))
     assert caught >= len(CRAWLERS) - 3
+
+
+def test_crawler_list_answers_as_the_one_big_pattern() -> None:
+    from beaconguard.bots import is_crawler
+    from beaconguard.literals import required_substrings
+
+    sources = json.loads(
+        resources.files("beaconguard").joinpath("data/crawler-user-agents.json").read_text()
+    )["patterns"]
+    near_misses = []
+    for source in sources[::3]:
+        for text in required_substrings(source) or ():
+            near_misses += [f"Mozilla/5.0 (compatible; {text}/2.1)", text[:-1], text.lower()]
+    for ua in CRAWLERS + BROWSERS + near_misses:
+        assert is_crawler(ua) == (crawler_patterns().search(ua) is not None), ua
