@@ -41,7 +41,9 @@ def anonymize_referrer(referer: str, own_host: str) -> str | None:
     own = own_host.rsplit(":", 1)[0] if own_host.count(":") == 1 else own_host
     if host == own.lower().rstrip("."):
         return from_raw_target(parts.path or "/")
-    if parse_ip(host) is not None:
+    # Only a host starting with a digit or holding a colon can be an address; the test
+    # spares every named host the parser's exceptions.
+    if (host[0].isdigit() or ":" in host) and parse_ip(host) is not None:
         return f"{parts.scheme}://{{ip}}"
     if len(host) > 253 or not _HOST.fullmatch(host):
         return None
