@@ -1,6 +1,8 @@
 /* beaconguard beacon; usage in beaconguard/beacon/endpoints.py */
 (function (w, d, n) {
-  var s = d.currentScript, base = (s && s.getAttribute("data-endpoint")) || "/_bg";
+  var s = d.currentScript, m = s && /^(.*)\/b\.js(\?.*)?$/.exec(s.src);
+  // beside the script that beaconguard served (so under any root path), unless told
+  var base = (s && s.getAttribute("data-endpoint")) || (m ? m[1] : "/_bg");
   var a = d.createElement("a");
   a.href = base;
   var same = a.origin === location.origin, last = location.href;
