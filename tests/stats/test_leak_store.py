@@ -37,6 +37,7 @@ def traffic(guard: BeaconGuard) -> None:
                        f"&session={SESSION}", headers=headers)
             client.get(f"/shop/{EMAIL}/items/{TOKEN}", headers=headers)
             client.get("/", headers={**headers, "referer": f"https://{IP4}/{EMAIL}"})
+            client.get("/", headers={**headers, "referer": f"https://{TOKEN}.example.com/"})
             beacon = {"u": f"http://testserver/users/{EMAIL}/555-0123-4567?utm_medium={TOKEN}"
                            f"&uid=user-8812345",
                       "r": f"https://partner.example/{TOKEN}?e={EMAIL}",
