@@ -35,6 +35,9 @@
   var h = w.history, push = h.pushState;
   h.pushState = function () { push.apply(h, arguments); nav(); };
   w.addEventListener("popstate", nav);
-  if (!counted()) send(d.referrer);
+  // a prerendered page is counted when it is shown, not when it is prepared
+  function load() { if (!counted()) send(d.referrer); }
+  if (d.prerendering) d.addEventListener("prerenderingchange", load, {once: true});
+  else load();
   w.bg = function (e, p) { send(d.referrer, String(e), p); };
 })(window, document, navigator);
