@@ -18,8 +18,8 @@ import logging
 import re
 import time
 from calendar import timegm
-from email.utils import parsedate_tz
 from collections.abc import Callable, Iterable, Mapping
+from email.utils import parsedate_tz
 from typing import Any
 
 from starlette.types import Message, Scope
@@ -203,8 +203,10 @@ class ConsentGate:
                     consent_value = value.strip().strip('"')
                 names.append(name)
         gpc = found.get("sec-gpc") == "1"
-        state = self.cookie.loads(consent_value) if consent_value else None
-        if state is None:
+        loaded = self.cookie.loads(consent_value) if consent_value else None
+        if loaded is not None:
+            state = loaded
+        else:
             # No valid decision (none, tampered, expired, oversized, old revision): the
             # region default applies, so the client is resolved only now.
             client = None

@@ -182,8 +182,8 @@ def _state_and_names(guard: BeaconGuard, cookie: str | None, client: str) -> tup
     return ("opt-out" if b"_fbp" in names else "opt-in"), names
 
 
-def test_invalid_consent_cookies_get_the_region_default(region_guard, make_settings):
-    old_guard, old_settings = region_guard(policy_revision=1)
+def test_invalid_consent_cookies_get_the_region_default(region_guard):
+    _, old_settings = region_guard(policy_revision=1)
     guard, settings = region_guard(policy_revision=2)
     denied = {"statistics": False, "marketing": False, "preferences": False}
     old_revision, _ = ConsentCookie(old_settings).dumps(denied)
