@@ -442,14 +442,21 @@ class ConsentGate:
 
     def purge_names(self, categories: Iterable[str], present: Iterable[str]) -> list[str]:
         """Cookie names to expire when ``categories`` are withdrawn: every exactly
-        registered name of theirs, and the present cookies that match them."""
+        registered name of theirs (the operator's list, all of it), and the present
+        cookies that match them (the visitor's to write: at most ``MAX_STALE_NAMES``
+        plausible ones; the gate expires any left on later responses)."""
         cats = set(categories) - {NECESSARY}
         if not cats:
             return []
-        names = list(self.registry.exact_names(cats))
+        names = dict.fromkeys(self.registry.exact_names(cats))
         category = self.registry.category
-        names.extend(n for n in present if category(n) in cats)
-        return list(dict.fromkeys(names))
+        extra = 0
+        for name in present:
+            if (extra < MAX_STALE_NAMES and name not in names and len(name) <= _MAX_PURGE_NAME
+                    and category(name) in cats):
+                names[name] = None
+                extra += 1
+        return list(names)
 
     # -- decisions -------------------------------------------------------------------------
 

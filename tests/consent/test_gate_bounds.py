@@ -235,3 +235,26 @@ def test_upper_case_header_names_and_attributes_are_gated(make_client):
     cookies = [v for k, v in headers if k.lower() == b"set-cookie"]
     assert cookies == [b"_fbp=; MAX-AGE=0; PATH=/", b"session=abc; HttpOnly"]
     assert (b"Content-Type", b"text/plain") in headers
+
+
+def test_a_withdrawal_with_a_huge_cookie_header_is_bounded(make_client):
+    client, guard = make_client()
+    gate = guard.consent
+    assert gate is not None
+    client.post("/_bg/consent", json={"all": True}, headers={"origin": "http://testserver"})
+    consent = client.cookies.get("bg_consent")
+    header = f"bg_consent={consent}; " + many_cookies(3, 1150).decode()
+    for method in ("POST", "DELETE"):
+        start, headers = asgi_request(
+            guard, "/_bg/consent",
+            [(b"cookie", header.encode()), (b"origin", b"http://testserver"),
+             (b"content-type", b"application/json")],
+            method=method, body=b'{"all": false}',
+        )
+        assert start["status"] == 200
+        purged = {v.split(b"=", 1)[0] for v in purge_headers(headers)}
+        registered = set(gate.registry.exact_names(["preferences", "statistics", "marketing"]))
+        # Every registered name, and at most MAX_STALE_NAMES of the visitor's own.
+        assert {n.encode() for n in registered} <= purged
+        assert len(purged - {n.encode() for n in registered} - {b"bg_consent"}) \
+            <= MAX_STALE_NAMES
