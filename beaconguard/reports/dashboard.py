@@ -118,7 +118,10 @@ class Dashboard:
                 )
             self._check = TokenCheck(settings.report_token, allow_basic=True)
         self._own_store = store is None
-        self.store: Store = store if store is not None else open_store(settings.store)
+        # Its own store only reads: an SQLite file is opened read-only and must exist.
+        self.store: Store = (
+            store if store is not None else open_store(settings.store, read_only=True)
+        )
 
     def close(self) -> None:
         """Close the store if the dashboard opened it."""

@@ -15,6 +15,7 @@ with warnings.catch_warnings():
 
 from beaconguard.reports.dashboard import Dashboard
 from beaconguard.reports.page import CSP
+from beaconguard.stats.store import open_store
 from tests.reports.conftest import DAY0, PLANTED, TOKEN
 
 PERIOD = {"from": DAY0, "to": DAY0}
@@ -103,10 +104,35 @@ def test_only_get(dashboard) -> None:  # type: ignore[no-untyped-def]
 
 def test_own_store_opened_and_closed_on_lifespan(tmp_path, make_settings) -> None:  # type: ignore[no-untyped-def]
     url = f"sqlite:///{tmp_path / 'own.db'}"
+    open_store(url).close()  # the app's writer creates the database; the board only reads
     board = Dashboard(make_settings(store=url, report_token=TOKEN))
     with TestClient(board) as c:
         r = c.get("/", auth=("me", TOKEN))
         assert r.status_code == 200 and "Nothing to show" in r.text
+
+
+def test_own_store_is_read_only_and_never_someone_elses(tmp_path, make_settings) -> None:  # type: ignore[no-untyped-def]
+    """The audit: Dashboard(settings) added beaconguard's tables to any SQLite file."""
+    import sqlite3
+
+    foreign = tmp_path / "app.db"
+    db = sqlite3.connect(foreign)
+    db.execute("CREATE TABLE users (email TEXT)")
+    db.execute("INSERT INTO users VALUES ('someone@example.com')")
+    db.commit()
+    db.close()
+    before = foreign.read_bytes()
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    for path in (foreign, empty):
+        with pytest.raises(ValueError, match="not a beaconguard statistics database"):
+            Dashboard(make_settings(store=f"sqlite:///{path}", report_token=TOKEN))
+    with pytest.raises(ValueError, match="no statistics database"):
+        Dashboard(make_settings(store=f"sqlite:///{tmp_path / 'missing.db'}",
+                                report_token=TOKEN))
+    assert foreign.read_bytes() == before and empty.read_bytes() == b""
+    assert not (tmp_path / "missing.db").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app.db", "empty.db"]
 
 
 def test_no_planted_identifier_on_the_page(fed_store, make_settings) -> None:  # type: ignore[no-untyped-def]
