@@ -93,7 +93,7 @@ class DashboardView:
 
 
 #: How a withheld number (None: fewer than k visitors) reads on the page.
-WITHHELD = "–"
+WITHHELD = "\N{EN DASH}"
 
 
 def _n(value: Any) -> str:

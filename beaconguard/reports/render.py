@@ -27,7 +27,7 @@ CSV_COLUMNS = ("key", "pageviews", "visitors", "events")
 _EIGHTHS = " ▏▎▍▌▋▊▉"
 _FULL = "█"
 #: How a withheld number (``None``) reads in the table.
-WITHHELD = "–"
+WITHHELD = "\N{EN DASH}"
 #: Below this console width the bar column goes, so the key column keeps room for words.
 BAR_MIN_CONSOLE = 70
 #: The key column never gets narrower than this, however narrow the terminal.
@@ -169,6 +169,9 @@ def render_table(
     ]
     if show_bar:
         total_cells.append("")
-    total_cells += [_count(totals.get("pageviews"), withheld), _count(totals.get("events"), withheld)]
+    total_cells += [
+        _count(totals.get("pageviews"), withheld),
+        _count(totals.get("events"), withheld),
+    ]
     table.add_row(*total_cells)
     return table

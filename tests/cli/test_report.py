@@ -204,7 +204,7 @@ def test_table_and_csv_show_withheld_totals_as_withheld(db, capsys) -> None:  # 
     flat = " ".join(out.split())
     assert "totals withheld (fewer than 5 visitors)" in flat
     total_line = next(line for line in out.splitlines() if "total" in line.split())
-    assert "–" in total_line and not any(ch.isdigit() for ch in total_line)
+    assert "\N{EN DASH}" in total_line and not any(ch.isdigit() for ch in total_line)
     code, out, err = run(capsys, "--store", db, *PERIOD, "--format", "csv", "--by", "browser",
                          "--filter", "page=/b")
     assert code == 0 and out == "key,pageviews,visitors,events\n"

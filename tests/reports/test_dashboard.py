@@ -201,9 +201,9 @@ def test_a_quiet_period_is_withheld_on_the_page(make_settings) -> None:  # type:
     board = Dashboard(make_settings(min_visitors=5), store=store, protect=False)
     html = TestClient(board).get("/", params=PERIOD).text
     text = words(html)
-    assert "Pageviews – Visitors –" in text and "Totals withheld" in text
-    assert f"{DAY0} – –" in text  # the day's row in the table
+    assert "Pageviews \N{EN DASH} Visitors \N{EN DASH}" in text and "Totals withheld" in text
+    assert f"{DAY0} \N{EN DASH} \N{EN DASH}" in text  # the day's row in the table
     html = TestClient(board).get("/", params={"from": DAY0, "to": "2026-03-11"}).text
     text = words(html)
     assert "Pageviews 7 Visitors 7" in text  # 7 >= k over both days: shown
-    assert f"{DAY0} – –" in text and "2026-03-11 6 6" in text  # the lonely day stays hidden
+    assert f"{DAY0} \N{EN DASH} \N{EN DASH}" in text and "2026-03-11 6 6" in text  # the lonely day stays hidden

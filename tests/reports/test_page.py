@@ -150,10 +150,10 @@ def test_withheld_totals_and_days_are_not_shown_as_numbers() -> None:
                 {"day": "2026-11-03", "pageviews": 30, "visitors": 7}],
     ))
     words = text(html)
-    assert "Pageviews –" in words and "Visitors –" in words and "Events –" in words
-    assert "Totals withheld (–): fewer than 5 visitors in this period." in words
+    assert "Pageviews \N{EN DASH}" in words and "Visitors \N{EN DASH}" in words and "Events \N{EN DASH}" in words
+    assert "Totals withheld (\N{EN DASH}): fewer than 5 visitors in this period." in words
     assert "1 day with fewer than 5 visitors is withheld from the chart" in words
-    assert "2026-11-02 – –" in words  # the daily table says withheld, not 0
+    assert "2026-11-02 \N{EN DASH} \N{EN DASH}" in words  # the daily table says withheld, not 0
     svg = html[html.index('<div class="wide">'):html.index('<div class="narrow">')]
     assert "Nov 2: " not in svg  # no bar, no dot with a tooltip for the withheld day
     assert svg.count("<polyline") == 0  # two runs of one day each: dots, no joining line

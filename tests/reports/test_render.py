@@ -119,7 +119,7 @@ def test_withheld_numbers_are_not_zeros() -> None:
     assert "1 row withheld;" in flat and "pageviews," not in flat
     assert "totals withheld (fewer than 5 visitors)" in flat
     total = next(line for line in text.splitlines() if "total" in line.split())
-    assert total.split()[1:] == ["–", "–", "–"]
+    assert total.split()[1:] == ["\N{EN DASH}", "\N{EN DASH}", "\N{EN DASH}"]
 
 
 def test_ascii_only_table() -> None:

@@ -118,7 +118,7 @@ class SQLiteStore:
                 db.close()
         except sqlite3.DatabaseError:
             raise not_ours from None
-        if not REQUIRED_TABLES <= names:
+        if not names >= REQUIRED_TABLES:
             raise not_ours
 
     def _connect(self) -> None:
