@@ -36,7 +36,8 @@ from beaconguard.settings import Settings
 
 log = logging.getLogger("beaconguard.consent")
 
-#: ``on_decision(decisions, source)``: called once per explicit decision.
+#: ``on_decision(decisions, source)``: once per explicit decision (``"explicit"``) or
+#: withdrawal (``"withdraw"``).
 DecisionCallback = Callable[[Mapping[str, bool], str], None]
 ClientResolver = Callable[[str | None, str | None, str | None], str | None]
 
@@ -461,10 +462,14 @@ class ConsentGate:
     # -- decisions -------------------------------------------------------------------------
 
     def record_decision(self, state: ConsentState, action: str = "decide") -> None:
-        """Tell the statistics callback and the receipt log about an explicit decision."""
+        """Tell the statistics callback and the receipt log about an explicit decision.
+
+        A withdrawal (``DELETE``) reaches the callback with source ``"withdraw"``: the
+        banner follows it with the visitor's new choice, which must not count twice.
+        """
         if self.on_decision is not None:
             try:
-                self.on_decision(state.decisions, "explicit")
+                self.on_decision(state.decisions, "withdraw" if action == "withdraw" else "explicit")
             except Exception:  # a counter must never break the visitor's choice
                 log.exception("consent on_decision callback failed")
         if self.receipts is not None and state.consent_id is not None:

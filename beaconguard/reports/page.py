@@ -167,16 +167,21 @@ def _consent_card(consent: Mapping[str, Mapping[str, Any]]) -> str:
     else:
         parts.append(
             '<table><thead><tr><th scope="col">category</th><th scope="col">granted</th>'
-            '<th scope="col">denied</th></tr></thead><tbody>'
+            '<th scope="col">denied</th><th scope="col">withdrawn</th></tr></thead><tbody>'
         )
         for category in sorted(consent):
             c = consent[category]
-            granted, denied = int(c.get("granted", 0) or 0), int(c.get("denied", 0) or 0)
+            # A withdrawal is followed by the visitor's new choice: shown apart, so the
+            # rate is over choices only and nobody's "no" counts twice.
+            w = (c.get("by_source") or {}).get("withdraw") or {}
+            withdrawn = int(w.get("denied", 0) or 0)
+            granted = int(c.get("granted", 0) or 0) - int(w.get("granted", 0) or 0)
+            denied = int(c.get("denied", 0) or 0) - withdrawn
             total = granted + denied
             rate = f"{granted / total:.0%}" if total else "no choices"
             parts.append(
                 f"<tr>{_key_cell(str(category), granted, total)}"
-                f"<td>{_n(granted)} ({rate})</td><td>{_n(denied)}</td></tr>"
+                f"<td>{_n(granted)} ({rate})</td><td>{_n(denied)}</td><td>{_n(withdrawn)}</td></tr>"
             )
         parts.append("</tbody></table>")
         parts.append('<p class="note">Share of choices that granted each category.</p>')

@@ -111,6 +111,14 @@ def test_csp_allows_exactly_the_page_stylesheet() -> None:
     assert "default-src 'none'" in CSP and "script-src" not in CSP
 
 
+def test_withdrawals_are_shown_apart_from_choices() -> None:
+    # 6 withdrew marketing (each then chose again: those choices are in "explicit").
+    consent = {"marketing": {"granted": 5, "denied": 51, "by_source": {
+        "explicit": {"granted": 5, "denied": 45}, "withdraw": {"granted": 0, "denied": 6}}}}
+    words = text(render_dashboard(view(consent=consent)))
+    assert "marketing 5 (10%) 45 6" in words
+
+
 def test_keys_are_escaped() -> None:
     evil = '<img src=x onerror="alert(1)">'
     html = render_dashboard(view(sections=[("Top pages", "page", rep("page", [(evil, 9, 9)]))],
