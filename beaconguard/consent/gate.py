@@ -468,8 +468,9 @@ class ConsentGate:
         banner follows it with the visitor's new choice, which must not count twice.
         """
         if self.on_decision is not None:
+            source = "withdraw" if action == "withdraw" else "explicit"
             try:
-                self.on_decision(state.decisions, "withdraw" if action == "withdraw" else "explicit")
+                self.on_decision(state.decisions, source)
             except Exception:  # a counter must never break the visitor's choice
                 log.exception("consent on_decision callback failed")
         if self.receipts is not None and state.consent_id is not None:
