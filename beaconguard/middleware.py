@@ -142,7 +142,7 @@ class BeaconGuard:
         stale: tuple[str, ...] = ()
         if gate is not None:
             scope, consent, stale = gate.enter(scope, found)
-        target = self.routes.get(scope["path"], self.app)
+        target = self.routes.get(_route_path(scope), self.app) if self.routes else self.app
         # Only the app's responses are gated; the gate's own endpoints set what they mean to.
         gated = gate is not None and target is self.app
         response: list[Any] = [0, 0, ""]  # status, bytes, content type
@@ -226,3 +226,16 @@ class BeaconGuard:
             await send(message)
 
         return lifespan_send
+
+
+def _route_path(scope: Scope) -> str:
+    """The path below the app's mount point (``--root-path``), where own routes live.
+
+    Servers put the full path in ``path`` and the prefix in ``root_path``; a path outside
+    the prefix is left whole (it matches no own route unless it really is one).
+    """
+    path: str = scope["path"]
+    root = scope.get("root_path")
+    if root and path.startswith(root) and path[len(root):len(root) + 1] == "/":
+        return path[len(root):]
+    return path

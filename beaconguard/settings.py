@@ -78,6 +78,8 @@ class Settings:
     #: Event property names the beacon accepts (``bg("signup", {"plan": "pro"})``).
     beacon_props: tuple[str, ...] = ()
     # --- reports ------------------------------------------------------------------------
+    #: Bearer token of the report API and the dashboard: at least 16 visible ASCII
+    #: characters (no spaces), since a header can carry nothing else.
     report_token: str | None = None
     #: Path of the Plausible-compatible ingest endpoint (e.g. ``/api/event``); off when unset.
     plausible_path: str | None = None
@@ -126,6 +128,8 @@ class Settings:
             _set(self, "geoip_db", None)
         if self.report_token == "":
             _set(self, "report_token", None)
+        if self.report_token is not None:
+            _check_report_token(self.report_token)
         if self.plausible_path == "":
             _set(self, "plausible_path", None)
         if self.plausible_path is not None and (
@@ -364,3 +368,21 @@ def _read_toml(path: Path) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"config: unknown setting(s) in {path}: {', '.join(unknown)}")
     return dict(table)
+
+
+_MIN_TOKEN_LEN = 16
+
+
+def _check_report_token(token: str) -> None:
+    # The Authorization header is latin-1 and stripped before the compare: a token with
+    # spaces or non-ASCII characters could never match, and a short one is guessable.
+    if not isinstance(token, str) or not all("!" <= ch <= "~" for ch in token):
+        raise ValueError(
+            "report_token: use visible ASCII characters only, without spaces (a stray space "
+            "or newline from a config file would never match the header)"
+        )
+    if len(token) < _MIN_TOKEN_LEN:
+        raise ValueError(
+            f"report_token: must be at least {_MIN_TOKEN_LEN} characters (got {len(token)}); "
+            "generate one with `python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+        )

@@ -61,11 +61,14 @@ def main() -> None:
     parser.add_argument("--pixel-port", type=int, default=8001)
     args = parser.parse_args()
     os.environ.setdefault("DEMO_PIXEL_ORIGIN", f"http://{args.host}:{args.pixel_port}")
-    geoip = demo_geoip(Path(os.environ.get("BEACONGUARD_DEMO_VAR", "var")))
+    var = os.environ.get("BEACONGUARD_DEMO_VAR", "var")
+    geoip = demo_geoip(Path(var))
     if geoip:
         os.environ["BEACONGUARD_GEOIP_DB"] = geoip  # read by the app's Settings.from_env()
-    print(f"beaconguard demo on http://{args.host}:{args.port}  (access log: var/access.log)")
-    print(f"third-party pixel on {os.environ['DEMO_PIXEL_ORIGIN']}")
+    log = os.environ.get("BEACONGUARD_ACCESS_LOG", os.path.join(var, "access.log")) or "off"
+    print(f"beaconguard demo on http://{args.host}:{args.port}  (access log: {log})",
+          flush=True)
+    print(f"third-party pixel on {os.environ['DEMO_PIXEL_ORIGIN']}", flush=True)
     asyncio.run(serve(args.host, args.port, args.pixel_port))
 
 

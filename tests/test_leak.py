@@ -105,8 +105,11 @@ def test_uvicorn_filter() -> None:
     f = AnonymizingAccessFilter(Settings())
     lines = []
     for client, target in [
+        # uvicorn writes "host:port", IPv6 without brackets; bracketed and bare forms too.
         (f"{IPV4}:5000", f"/u/{EMAIL_PATH}/{TOKEN40}?email={EMAIL_QUERY}&t={TOKEN40}"),
+        (f"{IPV6}:443", "/"),
         (f"[{IPV6}]:443", "/"),
+        (f"{MAPPED}:5000", "/"),
         (f"{MAPPED}", "/"),
     ]:
         record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1,
@@ -117,3 +120,51 @@ def test_uvicorn_filter() -> None:
     output = "\n".join(lines)
     for raw in PLANTED:
         assert raw not in output
+    assert [line.split(" ", 1)[0] for line in lines] == [
+        "203.0.113.0", "2001:db8:85a3::", "2001:db8:85a3::", "198.51.100.0", "198.51.100.0"]
+    assert '"GET /u/{email}/{token} HTTP/1.1"' in lines[0]
+
+
+def test_real_uvicorn_access_log_through_the_filter(tmp_path: Path) -> None:
+    # The way a user keeps uvicorn's own log: a --log-config naming the filter, behind a
+    # trusted proxy (--proxy-headers), so uvicorn itself logs the forwarded client address.
+    import json
+    import urllib.request
+
+    from tests.support.server import uvicorn_server
+
+    log = tmp_path / "uvicorn-access.log"
+    config = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"anon": {"()": "beaconguard.AnonymizingAccessFilter"}},
+        "formatters": {"access": {
+            "()": "uvicorn.logging.AccessFormatter",
+            "fmt": '%(client_addr)s - "%(request_line)s" %(status_code)s',
+            "use_colors": False,
+        }},
+        "handlers": {"file": {"class": "logging.FileHandler", "filename": str(log),
+                              "formatter": "access", "filters": ["anon"]}},
+        "loggers": {"uvicorn.access": {"handlers": ["file"], "level": "INFO",
+                                       "propagate": False}},
+    }
+    path = tmp_path / "log.json"
+    path.write_text(json.dumps(config))
+    args = ("--factory", "--access-log", "--log-level", "info", "--log-config", str(path),
+            "--proxy-headers", "--forwarded-allow-ips", "127.0.0.1")
+    with uvicorn_server("tests.support.apps:starlette_app", args=args) as base:
+        for client in (IPV4, IPV6, MAPPED):
+            request = urllib.request.Request(
+                f"{base}/products/{TOKEN40}?email={EMAIL_QUERY}&t={TOKEN40}&utm_source=x",
+                headers={"x-forwarded-for": client, "user-agent": FULL_UA,
+                         "cookie": f"sessionid={SESSION}"},
+            )
+            with urllib.request.urlopen(request, timeout=5) as response:
+                assert response.status == 200
+    output = log.read_text()
+    for raw in [*PLANTED, "127.0.0.1"]:
+        assert raw not in output
+    lines = [line for line in output.splitlines() if "/products/" in line]  # not the probe
+    assert [line.split(" ", 1)[0] for line in lines] == [
+        "203.0.113.0", "2001:db8:85a3::", "198.51.100.0"]
+    assert all('"GET /products/{token}?utm_source=x HTTP/1.1" 200' in line for line in lines)

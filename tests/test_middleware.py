@@ -143,3 +143,16 @@ def test_unparseable_values_become_placeholders(tmp_path: Path, make_settings) -
     assert line["client"] is None and line["host"] is None and line["referrer"] is None
     assert line["browser"] == "Other" and line["bot_reason"] == "malformed"
     assert "AAAA" not in log.read_text()
+
+
+def test_own_routes_answer_under_a_root_path(make_settings) -> None:  # type: ignore[no-untyped-def]
+    # Behind `uvicorn --root-path /app`, path carries the prefix and root_path names it.
+    app = BeaconGuard(starlette_app(), settings=make_settings(report_token="t" * 24))
+    with TestClient(app, root_path="/app") as client:
+        assert client.get("/app/_bg/consent").status_code == 200
+        assert client.get("/app/_bg/b.js").status_code == 200
+        api = client.get("/app/_bg/api/report", headers={"authorization": "Bearer " + "t" * 24})
+        assert api.status_code == 200 and "rows" in api.json()
+        # Outside the prefix, or a prefix that is only a string prefix: the app's, not ours.
+        assert client.get("/_bg/consent").status_code == 200
+        assert client.get("/application/_bg/consent").status_code == 404

@@ -27,11 +27,28 @@ def test_defaults_and_key_list() -> None:
         ({"flush_interval": 0}, "flush_interval"),
         ({"geoip_db": "/nonexistent.mmdb"}, "geoip_db"),
         ({"route_prefix": "_bg/"}, "route_prefix"),
+        ({"report_token": " report-token-0123456789 "}, "report_token: use visible ASCII"),
+        ({"report_token": "report-token-0123456789\n"}, "report_token: use visible ASCII"),
+        ({"report_token": "report token 0123456789"}, "report_token: use visible ASCII"),
+        ({"report_token": "rapport-clé-0123456789"}, "report_token: use visible ASCII"),
+        ({"report_token": "tok-123"}, "report_token: must be at least 16"),
     ],
 )
 def test_bad_values_raise_at_construction(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Settings(**{"secret_key": KEY, **kwargs})
+
+
+def test_report_token_accepts_a_generated_token_and_empty_means_off() -> None:
+    assert Settings(secret_key=KEY, report_token="0123456789abcdef").report_token
+    assert Settings(secret_key=KEY, report_token="").report_token is None
+
+
+def test_report_token_from_env_with_a_stray_newline_is_refused(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("BEACONGUARD_SECRET_KEY", KEY)
+    monkeypatch.setenv("BEACONGUARD_REPORT_TOKEN", "report-token-0123456789\n")
+    with pytest.raises(ValueError, match="report_token"):
+        Settings.from_env()
 
 
 def test_missing_secret_is_a_clear_error() -> None:

@@ -6,6 +6,9 @@ filter and get the same IP, path and query processing as beaconguard's own log::
 
     logging.getLogger("uvicorn.access").addFilter(AnonymizingAccessFilter(settings))
 
+or, in a ``--log-config`` dictConfig, a filter ``{"()": "beaconguard.AnonymizingAccessFilter"}``
+on the ``uvicorn.access`` handler (settings from ``BEACONGUARD_*``).
+
 Better still, run uvicorn with ``--no-access-log`` and let beaconguard write the log.
 """
 
@@ -25,7 +28,9 @@ class AnonymizingAccessFilter(logging.Filter):
 
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__()
-        s = settings or Settings()
+        # Without settings, the same policy as the middleware: so a logging config file
+        # (``"()": "beaconguard.AnonymizingAccessFilter"``) follows BEACONGUARD_* too.
+        s = settings if settings is not None else Settings.from_env()
         secret = s.signing_key if s.ip_mode == "hash" else None
         self._ip = make_ip_filter(
             s.ip_mode, v4_prefix=s.ipv4_prefix, v6_prefix=s.ipv6_prefix, secret=secret
@@ -33,9 +38,15 @@ class AnonymizingAccessFilter(logging.Filter):
         self._query = make_query_filter(s.query_allowlist, s.query_mode)
 
     def anonymize_client(self, client_addr: object) -> str:
+        """uvicorn writes ``host:port`` (IPv6 without brackets); bracketed forms too."""
         text = str(client_addr)
-        host = text.rsplit(":", 1)[0] if text.count(":") == 1 or text.startswith("[") else text
-        return self._ip(host.strip("[]"), time.time()) or "-"
+        if text.startswith("["):
+            host = text[1:text.find("]")] if "]" in text else ""
+        else:
+            host, sep, port = text.rpartition(":")
+            if not (sep and port.isdigit()):
+                host = text  # no port: an address on its own (or garbage, which the filter drops)
+        return self._ip(host, time.time()) or "-"
 
     def anonymize_target(self, target: object) -> str:
         text = str(target)

@@ -1,7 +1,7 @@
 """A bounded buffer between the event loop and a sink, drained by one thread.
 
-The request path only appends a record to a list (no lock, no I/O, no serialization).
-A writer thread swaps the list out every ``flush_interval`` seconds, serializes with orjson
+The request path only appends a record to a deque (no lock, no I/O, no serialization).
+A writer thread drains it every ``flush_interval`` seconds, serializes with orjson
 and hands the batch to the sink. When the buffer is full the record is counted as dropped:
 a slow disk must never slow a request. ``close()`` writes everything still buffered.
 """
@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import weakref
+from collections import deque
 from typing import Any
 
 import orjson
@@ -32,7 +33,10 @@ class LogWriter:
         self.dropped = 0
         self.written = 0
         self._reported_dropped = 0
-        self._buf: list[dict[str, Any]] = []
+        # A deque, drained item by item: its append and popleft are atomic, so a record
+        # appended while the writer thread takes a batch is never lost (swapping a list out
+        # could leave a late append on the list just written).
+        self._buf: deque[dict[str, Any]] = deque()
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -88,7 +92,9 @@ class LogWriter:
     def flush(self) -> None:
         """Write everything buffered now (from any thread)."""
         with self._lock:
-            batch, self._buf = self._buf, []
+            buf = self._buf
+            take = buf.popleft
+            batch = [take() for _ in range(len(buf))]
             if batch:
                 dumps = orjson.dumps
                 lines = [dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in batch]

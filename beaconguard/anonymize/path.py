@@ -23,7 +23,8 @@ MAX_SEGMENT = 64
 MAX_SCANNED = 1024
 _INT = re.compile(r"\d+")
 _SAFE = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:%@ -]*")
-_PLACEHOLDER = {
+#: The placeholder for each kind of identifier (shared with the referrer host).
+PLACEHOLDER = {
     "email": "{email}",
     "handle": "{handle}",
     "jwt": "{jwt}",
@@ -47,7 +48,7 @@ def anonymize_segment(segment: str) -> str:
         return "{invalid}"
     kind = looks_like_identifier(segment)
     if kind is not None:
-        return _PLACEHOLDER[kind]
+        return PLACEHOLDER[kind]
     return "{long}" if len(segment) > MAX_SEGMENT else segment
 
 

@@ -3,7 +3,9 @@
 ``https://news.example/story?id=7`` → ``https://news.example``; a same-site referrer
 ``https://shop.example/users/alice@example.com/cart`` → ``/users/{email}/cart``. Query
 strings and fragments are never kept. Anything that does not parse as an http(s) URL with
-a plain host name becomes ``None``.
+a plain host name becomes ``None``. A host name can carry a person too (a per-user or
+per-link subdomain, ``tok9f8e7d6c5b4a39281706.example.com``): each label that looks like an
+identifier becomes the path's placeholder (``https://{token}.example.com``).
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from collections.abc import Callable
 from functools import lru_cache
 from urllib.parse import urlsplit
 
+from beaconguard.anonymize.identifiers import looks_like_identifier
 from beaconguard.anonymize.ip import parse as parse_ip
-from beaconguard.anonymize.path import from_raw_target
+from beaconguard.anonymize.path import PLACEHOLDER, from_raw_target
 
 ReferrerFilter = Callable[[str, str], str | None]
 
@@ -47,4 +50,9 @@ def anonymize_referrer(referer: str, own_host: str) -> str | None:
         return f"{parts.scheme}://{{ip}}"
     if len(host) > 253 or not _HOST.fullmatch(host):
         return None
-    return f"{parts.scheme}://{host}"
+    return f"{parts.scheme}://{'.'.join(_label(label) for label in host.split('.'))}"
+
+
+def _label(label: str) -> str:
+    kind = looks_like_identifier(label)
+    return label if kind is None else PLACEHOLDER[kind]

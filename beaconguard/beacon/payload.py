@@ -6,6 +6,13 @@ with a short reason (a 4xx, never a 500, and nothing counted). What is accepted 
 through the same processors as a request: the URL becomes an anonymized path and
 allowlisted query, the referrer a host (or own-site path), property values that look like
 identifiers are redacted.
+
+Event names are labels the site chooses (``signup``, ``video_play``), so one that looks like
+an identifier (``user.8812345``, ``tok9f8e...``: the same
+:func:`~beaconguard.anonymize.identifiers.looks_like_identifier` the path and query use)
+is a bug in the page that would put a person into the statistics. Such a beacon is
+refused with a 400 naming the problem, so the bug shows in the browser's network panel,
+rather than counted under a placeholder that would hide it.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from beaconguard.anonymize.identifiers import looks_like_identifier
 from beaconguard.anonymize.path import from_raw_target
 from beaconguard.anonymize.query import REDACTED, make_query_filter, scrub_value
 from beaconguard.anonymize.referrer import anonymize_referrer
@@ -39,7 +47,20 @@ class BeaconError(ValueError):
         self.status = status
 
 
-def _host_of(host_header: str) -> str:
+def check_event_name(name: object, field: str = "e") -> str:
+    """``name`` when it is a usable event name; BeaconError naming ``field`` otherwise."""
+    if not isinstance(name, str) or not EVENT.fullmatch(name):
+        raise BeaconError(f"field {field!r} must be an event name: letters, digits, _ . : - (64)")
+    kind = looks_like_identifier(name)
+    if kind is not None:
+        raise BeaconError(
+            f"field {field!r} looks like an identifier ({kind}); event names must be fixed labels"
+        )
+    return name
+
+
+def hostname(host_header: str) -> str:
+    """The lower-cased host of a ``Host`` header, without the port."""
     host = host_header.lower()
     if host.startswith("["):
         return host.split("]", 1)[0] + "]"
@@ -69,15 +90,15 @@ def make_validator(settings: Settings) -> Callable[[Mapping[str, Any], str], Pay
             raise BeaconError("field 'u' is not a URL") from None
         if parts.scheme not in ("http", "https") or not host:
             raise BeaconError("field 'u' must be an http(s) URL")
-        own = _host_of(request_host)
+        own = hostname(request_host)
         if host != own and host not in extra_hosts:
             raise BeaconError("field 'u' is not a page of this site", 403)
         ref = fields.get("r")
         if ref is not None and (not isinstance(ref, str) or len(ref) > MAX_URL):
             raise BeaconError("field 'r' (the referrer) must be a string URL or null")
         event = fields.get("e")
-        if event is not None and (not isinstance(event, str) or not EVENT.fullmatch(event)):
-            raise BeaconError("field 'e' must be an event name: letters, digits, _ . : - (64)")
+        if event is not None:
+            event = check_event_name(event)
         props = fields.get("p")
         kept: dict[str, Any] = {}
         if props is not None:

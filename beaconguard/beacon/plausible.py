@@ -3,13 +3,20 @@
 ``POST {settings.plausible_path}`` (e.g. ``/api/event``) with Plausible's payload: ``n``
 (event name, ``pageview`` for a page view), ``u`` (page URL), ``d`` (site domain), ``r``
 (referrer) and ``p`` (properties); the long names ``name``, ``url``, ``domain``,
-``referrer`` and ``props`` are accepted too, and the tracker's ``v``, ``h``, ``i`` and ``w``
-(version, hash mode, interactive, screen width) are ignored. Nothing else is.
+``referrer`` and ``props`` are accepted too, as are ``m``/``meta``, the older trackers' name
+for the properties; the tracker's ``v``, ``h``, ``i`` and ``w`` (version, hash mode,
+interactive, screen width) are ignored. Nothing else is.
+
+``d`` names the site the tracker reports for (its ``data-domain``; Plausible allows a
+comma-separated list). Each domain must be this site: the request's ``Host`` or one of
+``beacon_hosts``, compared without a leading ``www.`` as Plausible does; otherwise the
+answer is 403 with the reason, and nothing is counted.
 
 The payload is translated into a first-party beacon and validated by the same
 :func:`~beaconguard.beacon.payload.make_validator`, so the same rules apply: the page must
 belong to this site (or ``beacon_hosts``), properties must be in ``beacon_props``, the
-URL and referrer are anonymized, and the statistics consumer counts it only with consent
+URL and referrer are anonymized, an event name that looks like an identifier is refused,
+and the statistics consumer counts it only with consent
 to statistics (unless ``cookieless``) and never for a bot. Differences from Plausible:
 spaces in event names become ``_`` (``Outbound Link: Click`` → ``Outbound_Link:_Click``);
 properties sent with a page view are dropped (less data, never more).
@@ -28,21 +35,39 @@ from typing import TYPE_CHECKING, Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from beaconguard.beacon.endpoints import SCOPE_KEY
-from beaconguard.beacon.payload import EVENT, MAX_BODY, BeaconError, make_validator
+from beaconguard.beacon.payload import (
+    MAX_BODY,
+    BeaconError,
+    check_event_name,
+    hostname,
+    make_validator,
+)
 from beaconguard.settings import Settings
 
 if TYPE_CHECKING:
     from beaconguard.middleware import BeaconGuard
 
-_LONG = {"name": "n", "url": "u", "domain": "d", "referrer": "r", "props": "p"}
+_LONG = {"name": "n", "url": "u", "domain": "d", "referrer": "r", "props": "p",
+         "m": "p", "meta": "p"}
 _IGNORED = frozenset({"v", "h", "i", "w", "screen_width", "interactive", "hashMode"})
 _TYPES = frozenset({"application/json", "text/plain"})
 _SPACES = re.compile(r"\s+")
 MAX_DOMAIN = 253
 
 
-def translate(fields: dict[str, Any]) -> dict[str, Any]:
-    """Plausible's fields as the first-party beacon's ``{"u", "r", "e", "p"}``."""
+def _bare(host: str) -> str:
+    host = host.strip().lower().rstrip(".")
+    return host[4:] if host.startswith("www.") else host
+
+
+def translate(
+    fields: dict[str, Any], request_host: str, extra_hosts: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """Plausible's fields as the first-party beacon's ``{"u", "r", "e", "p"}``.
+
+    ``request_host`` (the ``Host`` header) and ``extra_hosts`` (``beacon_hosts``) are the
+    domains ``d`` may name.
+    """
     short: dict[str, Any] = {}
     for raw, value in fields.items():
         if raw in _IGNORED:
@@ -59,12 +84,12 @@ def translate(fields: dict[str, Any]) -> dict[str, Any]:
     domain = short.get("d")
     if not isinstance(domain, str) or not domain or len(domain) > MAX_DOMAIN:
         raise BeaconError("field 'd' (the site domain) is required and must be a string")
+    site = {_bare(hostname(request_host))} | {_bare(h) for h in extra_hosts}
+    if any(_bare(d) not in site for d in domain.split(",")):
+        raise BeaconError("field 'd' (the site domain) is not this site", 403)
     beacon: dict[str, Any] = {"u": short.get("u"), "r": short.get("r")}
     if event != "pageview":
-        beacon["e"] = _SPACES.sub("_", event.strip())
-        if not EVENT.fullmatch(beacon["e"]):
-            raise BeaconError("field 'n' must be 'pageview' or an event name: letters, digits, "
-                              "spaces _ . : - (at most 64)")
+        beacon["e"] = check_event_name(_SPACES.sub("_", event.strip()), "n")
         props = short.get("p")
         if isinstance(props, str):  # older trackers send the properties JSON-encoded
             try:
@@ -92,6 +117,7 @@ async def _answer(send: Send, status: int, body: bytes, allow: bytes | None = No
 def make_plausible_endpoint(settings: Settings) -> ASGIApp:
     """The ingest endpoint as an ASGI app (accepted beacons are left in the scope)."""
     validate = make_validator(settings)
+    extra_hosts = frozenset(settings.beacon_hosts)
 
     async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] != "POST":
@@ -127,7 +153,8 @@ def make_plausible_endpoint(settings: Settings) -> ASGIApp:
             await _answer(send, 400, b"body must be a JSON object\n")
             return
         try:
-            payload = validate(translate(fields), headers.get("host", ""))
+            host = headers.get("host", "")
+            payload = validate(translate(fields, host, extra_hosts), host)
         except BeaconError as exc:
             await _answer(send, exc.status, str(exc).encode() + b"\n")
             return

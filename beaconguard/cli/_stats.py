@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from beaconguard.cli import CLIError
 from beaconguard.settings import Settings
 from beaconguard.stats.store import Store, open_store
+from beaconguard.stats.store.sqlite import NotAStatsDatabase
 
 
 def settings_from_env() -> Settings:
@@ -24,21 +24,22 @@ def add_store_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def open_existing_store(url: str) -> Store:
-    """Open ``url`` for reading or purging; never create an empty SQLite file by mistake."""
+def open_existing_store(url: str, *, write: bool = False) -> Store:
+    """Open an existing store for reading (or, with ``write``, purging); never create one.
+
+    An SQLite file is opened read-only for reports, and either way must already hold
+    beaconguard's tables: a report or purge pointed at someone else's database (or at an
+    empty file) refuses it with one line and leaves it exactly as it was.
+    """
     if url.startswith("memory://"):
         raise CLIError("memory:// lives inside one process; name a sqlite:/// or redis:// store")
-    if url.startswith("sqlite:///"):
-        path = Path(url.removeprefix("sqlite:///"))
-        if not path.is_file():
-            raise CLIError(f"no statistics database at {path}")
     try:
-        store = open_store(url)
+        store = open_store(url, read_only=not write, must_exist=True)
         if url.startswith(("redis://", "rediss://", "unix://")):
             store.bot_rows("1970-01-01", "1970-01-01")  # connect now, fail with one line
-    except CLIError:
-        raise
-    except ValueError:
+    except NotAStatsDatabase as exc:
+        raise CLIError(str(exc)) from None
+    except (CLIError, ValueError):
         raise
     except Exception as exc:
         raise CLIError(f"cannot open store {url}: {exc}") from None

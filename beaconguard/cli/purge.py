@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--older-than: must be at least 1 day, got {days}")
     now = time.time()
     keep_from = day_name(day_number(now) - days + 1)
-    store = open_existing_store(args.store or settings.store)
+    store = open_existing_store(args.store or settings.store, write=True)
     try:
         rows = store.purge(keep_from)
         keys = store.drop_day_keys(now)

@@ -99,5 +99,21 @@ def run(args: argparse.Namespace) -> int:
     else:
         from rich.console import Console
 
-        Console(highlight=False).print(render_table(report))
+        console = Console(highlight=False)
+        table = render_table(
+            report, console_width=console.width, ascii_only=not _unicode(console.encoding)
+        )
+        try:
+            console.print(table)
+        except UnicodeEncodeError:
+            # A key the terminal's encoding cannot show (rich's own message adds a second
+            # line of advice; one line is the CLI's promise).
+            raise CLIError(
+                f"the terminal's encoding ({console.encoding}) cannot show this report; "
+                "use --format json or csv, or set PYTHONIOENCODING=utf-8"
+            ) from None
     return 0
+
+
+def _unicode(encoding: str) -> bool:
+    return encoding.lower().replace("-", "").startswith(("utf", "ucs"))

@@ -9,7 +9,20 @@ When the app sends its own policy the two are merged into one header: the app's 
 directives are kept, its sources for the four gated directives are kept too, except the
 hosts of denied categories and broad wildcards (``*``, ``https:``), which would let a
 denied host through; the granted hosts are added. The gate never loosens what the app
-forbids (``'none'`` stays ``'none'``).
+forbids (``'none'`` stays ``'none'``). Details that matter:
+
+- A denied host is matched on its host name alone: any scheme, port (``:443``, ``:*``)
+  or path of it goes, and so does a wildcard (``*.example``) that covers it.
+- Every other fetch directive the app sends (``default-src``, ``style-src``,
+  ``font-src``, ``media-src``, ...) loses the denied hosts too (its wildcards stay: the
+  gate restricts beacons, it does not rewrite the app's policy for fonts and styles).
+  ``script-src-elem``, when the app sends it, is gated like ``script-src`` (browsers use
+  it for ``<script>`` elements instead).
+- ``'strict-dynamic'`` is removed while any category with hosts is denied: with it,
+  browsers ignore host sources for scripts, so a trusted (nonced) tag manager could load
+  a denied host's script. Without it, scripts that trusted scripts add must carry the
+  nonce or come from an allowed host: that may block a script the app added from a host
+  it never listed, which is the safe way to fail.
 """
 
 from __future__ import annotations
@@ -19,6 +32,8 @@ from collections.abc import Iterable, Mapping
 from beaconguard.consent.categories import NECESSARY, OPTIONAL
 
 GATED = ("img-src", "script-src", "connect-src", "frame-src")
+# Gated like the four above, but only when the app sends it (it has no default of its own).
+_GATED_IF_SENT = ("script-src-elem",)
 
 # Without an app policy only third-party hosts are being restricted, not inline code: a
 # stricter default would break pages that never asked for a script policy.
@@ -43,10 +58,28 @@ def check_host(host: str) -> str:
 
 
 def _key(source: str) -> str:
-    """A source without scheme or trailing slash, for comparing hosts."""
+    """The host name of a source (no scheme, port or path), or "" for keywords
+    (``'self'``) and scheme sources (``data:``); for comparing hosts."""
     source = source.lower()
+    if source.startswith("'") or (source.endswith(":") and "//" not in source):
+        return ""
     _, sep, rest = source.partition("://")
-    return (rest if sep else source).rstrip("/")
+    host = (rest if sep else source).split("/", 1)[0]
+    return host.partition(":")[0].rstrip(".")
+
+
+def _is_denied(key: str, denied: frozenset[str]) -> bool:
+    """Whether host ``key`` (maybe ``*.x``) names or covers a denied host (maybe ``*.y``)."""
+    if not key or not denied:
+        return False
+    if key in denied:
+        return True
+    if key.startswith("*."):
+        # The app's wildcard covers a denied host (or a denied host's wildcard).
+        suffix = key[1:]
+        return any(d == key[2:] or d.endswith(suffix) for d in denied)
+    # A denied wildcard covers the app's host.
+    return any(d.startswith("*.") and key.endswith(d[1:]) for d in denied)
 
 
 class CspBuilder:
@@ -103,14 +136,25 @@ class CspBuilder:
                     # The first occurrence of a directive wins; browsers ignore repeats.
                     directives.setdefault(tokens[0].lower(), tokens[1:])
         fallback = directives.get("default-src")
-        for name in GATED:
+        for name, sources in directives.items():
+            if name.endswith("-src") and name not in GATED and name not in _GATED_IF_SENT:
+                directives[name] = _remove_denied(sources, denied)
+        for name in (*GATED, *(n for n in _GATED_IF_SENT if n in directives)):
             app_sources = directives.get(name, fallback)
             directives[name] = _gate_sources(
-                list(_DEFAULT_SOURCES[name]) if app_sources is None else app_sources,
+                list(_DEFAULT_SOURCES.get(name, ())) if app_sources is None else app_sources,
                 granted,
                 denied,
             )
         return "; ".join(" ".join([name, *sources]) for name, sources in directives.items())
+
+
+def _remove_denied(sources: list[str], denied: frozenset[str]) -> list[str]:
+    if not denied:
+        return sources
+    out = [s for s in sources
+           if not _is_denied(_key(s), denied) and s.lower() != "'strict-dynamic'"]
+    return out or ["'none'"]
 
 
 def _gate_sources(
@@ -122,13 +166,11 @@ def _gate_sources(
     widened = False
     for source in sources:
         low = source.lower()
-        if low in _WILDCARDS:
+        key = _key(low)
+        if low in _WILDCARDS or key == "*":
             widened = True
             continue
-        key = _key(low)
-        if key in denied or (key.startswith("*.") and any(
-            d == key[2:] or d.endswith(key[1:]) for d in denied
-        )):
+        if _is_denied(key, denied) or (denied and low == "'strict-dynamic'"):
             continue
         out.append(source)
     if widened and "'self'" not in (s.lower() for s in out):

@@ -6,7 +6,7 @@ false}``, or ``{"all": true}``) or a form (checked categories, or ``choice=accep
 ``reject_all``). Categories left out are denied. ``DELETE /_bg/consent`` withdraws
 everything and forgets the choice (the banner asks again).
 
-Changes need a same-origin request (``Origin`` naming this host, or
+Changes need a same-origin request (``Origin`` naming this scheme, host and port, or
 ``Sec-Fetch-Site: same-origin``): a page elsewhere cannot decide for the visitor. Bad
 input gets a 4xx with a one-line reason, never a 500.
 """
@@ -145,7 +145,7 @@ class ConsentEndpoint:
 
     async def _post(self, scope: Scope, receive: Receive, send: Send, state: ConsentState) -> None:
         headers = _headers(scope)
-        _same_origin(headers)
+        _same_origin(headers, scope)
         body = await _read_body(receive)
         ctype = headers.get("content-type", "").split(";", 1)[0].strip().lower()
         is_form = ctype == "application/x-www-form-urlencoded"
@@ -180,7 +180,7 @@ class ConsentEndpoint:
 
     async def _delete(self, scope: Scope, send: Send, state: ConsentState) -> None:
         headers = _headers(scope)
-        _same_origin(headers)
+        _same_origin(headers, scope)
         gate = self.gate
         secure = scope.get("scheme") == "https"
         names = gate.purge_names(OPTIONAL, _cookie_names(headers.get("cookie", "")))
@@ -274,17 +274,41 @@ def _headers(scope: Scope) -> dict[str, str]:
     return out
 
 
-def _same_origin(headers: dict[str, str]) -> None:
+def _same_origin(headers: dict[str, str], scope: Scope) -> None:
+    """Refuse a change unless it comes from a page of this very origin: the ``Origin``
+    header's scheme, host and port must be the request's (the scheme the app sees, the
+    ``Host`` header), else ``Sec-Fetch-Site: same-origin`` must vouch for it."""
     origin = headers.get("origin")
-    host = headers.get("host", "").lower()
     if origin is not None:
-        netloc = urlsplit(origin).netloc.lower() if origin != "null" else ""
-        if not host or netloc != host:
+        mine = _origin(str(scope.get("scheme", "http")), headers.get("host", ""))
+        theirs = None
+        if origin != "null":
+            scheme, sep, netloc = origin.partition("://")
+            theirs = _origin(scheme, netloc) if sep and "/" not in netloc else None
+        if mine is None or theirs != mine:
             raise BadRequest(403, "cross-origin request refused")
         return
     if headers.get("sec-fetch-site") == "same-origin":
         return
     raise BadRequest(403, "missing Origin header: only same-origin pages may decide")
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(scheme: str, netloc: str) -> tuple[str, str, int | None] | None:
+    """``(scheme, host, port)`` with the default port filled in; None if malformed."""
+    scheme = scheme.lower()
+    if not netloc or "@" in netloc or scheme not in _DEFAULT_PORTS:
+        return None
+    try:
+        parts = urlsplit(f"{scheme}://{netloc}")
+        port = parts.port
+    except ValueError:
+        return None
+    if not parts.hostname:
+        return None
+    return scheme, parts.hostname.rstrip("."), port or _DEFAULT_PORTS[scheme]
 
 
 async def _read_body(receive: Receive) -> bytes:

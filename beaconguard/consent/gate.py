@@ -16,7 +16,10 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
+import time
+from calendar import timegm
 from collections.abc import Callable, Iterable, Mapping
+from email.utils import parsedate_tz
 from typing import Any
 
 from starlette.types import Message, Scope
@@ -33,7 +36,8 @@ from beaconguard.settings import Settings
 
 log = logging.getLogger("beaconguard.consent")
 
-#: ``on_decision(decisions, source)``: called once per explicit decision.
+#: ``on_decision(decisions, source)``: once per explicit decision (``"explicit"``) or
+#: withdrawal (``"withdraw"``).
 DecisionCallback = Callable[[Mapping[str, bool], str], None]
 ClientResolver = Callable[[str | None, str | None, str | None], str | None]
 
@@ -41,6 +45,15 @@ _EXPIRED = b"=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
 _MAX_DOMAIN_VARIANTS = 5
 _MAX_REPORTED = 1024
 _PURGE_CACHE = 256
+# A response expires at most this many stale names (in the order the browser sent them),
+# and adds at most this many bytes of Set-Cookie for them: the browser drops what was
+# expired, so the rest go on later responses. A Cookie header is the visitor's to write;
+# without these bounds a 60 KB header bought thousands of headers and megabytes of cache.
+MAX_STALE_NAMES = 32
+MAX_PURGE_BYTES = 8192
+# Longer names are stripped from the request but not expired (no real cookie is named so).
+_MAX_PURGE_NAME = 128
+_MAX_HOST = 253
 _KEEP_CACHE = 4096
 _EMPTY_VALUE = (b";", b"", b'"', b" ")
 _PRIVATE = (b"cache-control", b"private")
@@ -88,7 +101,8 @@ class ConsentGate:
         }
         # Per mask: cookie name (str from requests, bytes from responses) → may pass.
         self._keep: dict[int, dict[str | bytes, bool]] = {m: {} for m in masks}
-        self._purge_cache: dict[tuple[tuple[str, ...], str, bool], list[tuple[bytes, bytes]]] = {}
+        # (one name, host, secure) → its purge headers and their size in bytes.
+        self._purge_cache: dict[tuple[str, str, bool], tuple[list[tuple[bytes, bytes]], int]] = {}
 
         hosts: dict[str, list[str]] = {}
         for cat, names in s.third_party_hosts.items():
@@ -145,6 +159,11 @@ class ConsentGate:
         state = self.cookie.loads(cookie_value) if cookie_value else None
         if state is not None:
             return state
+        return self._fallback(gpc, client)
+
+    def _fallback(self, gpc: bool, client: str | None) -> ConsentState:
+        """The state without a valid decision: GPC and the region default, else only
+        necessary."""
         if self._country is not None:
             country = self._country(client)
             pair = self._regions.get(country, self._any_region) if country else None
@@ -185,34 +204,38 @@ class ConsentGate:
                     consent_value = value.strip().strip('"')
                 names.append(name)
         gpc = found.get("sec-gpc") == "1"
-        client = None
-        if self._country is not None and consent_value is None and self._resolve_client:
-            peer = scope.get("client")
-            client = self._resolve_client(
-                peer[0] if peer else None, found.get("x-forwarded-for"), found.get("forwarded")
-            )
-        state = self.resolve(consent_value, gpc, client)
+        loaded = self.cookie.loads(consent_value) if consent_value else None
+        if loaded is not None:
+            state = loaded
+        else:
+            # No valid decision (none, tampered, expired, oversized, old revision): the
+            # region default applies, so the client is resolved only now.
+            client = None
+            if self._country is not None and self._resolve_client is not None:
+                peer = scope.get("client")
+                client = self._resolve_client(
+                    peer[0] if peer else None, found.get("x-forwarded-for"),
+                    found.get("forwarded"),
+                )
+            state = self._fallback(gpc, client)
         stale: tuple[str, ...] = ()
         mask = state.mask
         if names and not (mask == self._full_mask and self.unregistered != "block"):
             keep = self._keep[mask]
-            drop: list[int] | None = None
+            drop: set[int] | None = None
             for name in names:
                 ok = keep.get(name)
                 if ok is None:
                     ok = self._decide(name, mask, report=False)
                 if not ok:
                     decide = self._decide
-                    drop = [
+                    drop = {
                         i for i, n in enumerate(names)
                         if not (keep[n] if n in keep else decide(n, mask, False))
-                    ]
+                    }
                     break
             if drop is not None:
-                category = self.registry.category
-                stale = tuple(dict.fromkeys(
-                    names[i] for i in drop if category(names[i]) is not None
-                ))
+                stale = self._stale_names(names, drop)
                 new_header = "; ".join(
                     p.strip() for i, p in enumerate(pieces) if i not in drop and p.strip()
                 ).encode("latin-1")
@@ -227,6 +250,19 @@ class ConsentGate:
         else:
             app_state["consent"] = state
         return scope, state, stale
+
+    def _stale_names(self, names: list[str], drop: set[int]) -> tuple[str, ...]:
+        """The denied registered names to expire: distinct, plausible, at most
+        ``MAX_STALE_NAMES`` of them."""
+        category = self.registry.category
+        out: dict[str, None] = {}
+        for i, name in enumerate(names):
+            if (i in drop and name not in out and len(name) <= _MAX_PURGE_NAME
+                    and category(name) is not None):
+                out[name] = None
+                if len(out) >= MAX_STALE_NAMES:
+                    break
+        return tuple(out)
 
     # -- response side ---------------------------------------------------------------------
 
@@ -310,15 +346,28 @@ class ConsentGate:
     def _stale_purge(
         self, names: tuple[str, ...], host: str, secure: bool
     ) -> list[tuple[bytes, bytes]]:
-        # The same leftovers come back from many visitors: build their purge once.
-        key = (names, host, secure)
-        hit = self._purge_cache.get(key)
-        if hit is None:
-            hit = self.expire_headers(names, host, secure)
-            if len(self._purge_cache) >= _PURGE_CACHE:
-                self._purge_cache.pop(next(iter(self._purge_cache)))
-            self._purge_cache[key] = hit
-        return hit
+        """Headers expiring ``names``, at most ``MAX_PURGE_BYTES`` of them; a name that
+        does not fit waits for a later response."""
+        if len(host) > _MAX_HOST + 6:  # not a DNS name (with a port): host-only purges
+            host = ""
+        out: list[tuple[bytes, bytes]] = []
+        budget = MAX_PURGE_BYTES
+        cache = self._purge_cache
+        for name in names:
+            # Cached per single name: the same leftovers come back from many visitors, and
+            # one request's whole set of names never becomes a key.
+            key = (name, host, secure)
+            hit = cache.get(key)
+            if hit is None:
+                headers = self.expire_headers((name,), host, secure)
+                hit = (headers, sum(len(k) + len(v) + 4 for k, v in headers))
+                if len(cache) >= _PURGE_CACHE:
+                    cache.pop(next(iter(cache)))
+                cache[key] = hit
+            if hit[1] <= budget:
+                out.extend(hit[0])
+                budget -= hit[1]
+        return out
 
     def _learn_header(self, name: bytes) -> int:
         """The kind of a response header name in any letter case (names are the app's,
@@ -394,22 +443,34 @@ class ConsentGate:
 
     def purge_names(self, categories: Iterable[str], present: Iterable[str]) -> list[str]:
         """Cookie names to expire when ``categories`` are withdrawn: every exactly
-        registered name of theirs, and the present cookies that match them."""
+        registered name of theirs (the operator's list, all of it), and the present
+        cookies that match them (the visitor's to write: at most ``MAX_STALE_NAMES``
+        plausible ones; the gate expires any left on later responses)."""
         cats = set(categories) - {NECESSARY}
         if not cats:
             return []
-        names = list(self.registry.exact_names(cats))
+        names = dict.fromkeys(self.registry.exact_names(cats))
         category = self.registry.category
-        names.extend(n for n in present if category(n) in cats)
-        return list(dict.fromkeys(names))
+        extra = 0
+        for name in present:
+            if (extra < MAX_STALE_NAMES and name not in names and len(name) <= _MAX_PURGE_NAME
+                    and category(name) in cats):
+                names[name] = None
+                extra += 1
+        return list(names)
 
     # -- decisions -------------------------------------------------------------------------
 
     def record_decision(self, state: ConsentState, action: str = "decide") -> None:
-        """Tell the statistics callback and the receipt log about an explicit decision."""
+        """Tell the statistics callback and the receipt log about an explicit decision.
+
+        A withdrawal (``DELETE``) reaches the callback with source ``"withdraw"``: the
+        banner follows it with the visitor's new choice, which must not count twice.
+        """
         if self.on_decision is not None:
+            source = "withdraw" if action == "withdraw" else "explicit"
             try:
-                self.on_decision(state.decisions, "explicit")
+                self.on_decision(state.decisions, source)
             except Exception:  # a counter must never break the visitor's choice
                 log.exception("consent on_decision callback failed")
         if self.receipts is not None and state.consent_id is not None:
@@ -432,11 +493,33 @@ class ConsentGate:
 
 
 def _is_deletion(value: bytes) -> bool:
-    # count() first: it is the cheapest test that rules out nearly every real cookie.
-    if not (value.count(b"=0") or value.count(b"1970")):
+    """Whether a ``Set-Cookie`` value only deletes its cookie: an empty value (or ``""``)
+    and either a last ``Max-Age`` that is an integer <= 0 or, without ``Max-Age``, an
+    ``Expires`` in the past. Anything unclear is not a deletion (the gate then drops it)."""
+    pair, _, attributes = value.partition(b";")
+    if pair.partition(b"=")[2].strip() not in (b"", b'""'):
         return False
-    low = value.lower()
-    return b"max-age=0" in low or b"expires=thu, 01 jan 1970" in low
+    max_age: bytes | None = None
+    expires: bytes | None = None
+    for attribute in attributes.split(b";"):
+        key, _, arg = attribute.partition(b"=")
+        key = key.strip().lower()
+        if key == b"max-age":
+            max_age = arg.strip()
+        elif key == b"expires":
+            expires = arg.strip()
+    if max_age is not None:
+        digits = max_age[1:] if max_age[:1] == b"-" else max_age
+        # Browsers ignore a Max-Age that is not an integer, and then Expires rules: treat
+        # that as unclear rather than guess.
+        # (Long digit strings are not parsed: int() on them is slow, and no app needs one.)
+        return digits.isdigit() and len(digits) <= 18 and int(max_age) <= 0
+    if expires is None:
+        return False
+    parsed = parsedate_tz(expires.decode("latin-1"))
+    if parsed is None:
+        return False
+    return timegm(parsed[:6]) - (parsed[9] or 0) < time.time()
 
 
 def _domain_variants(host: str) -> list[str | None]:
@@ -444,6 +527,8 @@ def _domain_variants(host: str) -> list[str | None]:
     hostname = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
     hostname = hostname.rstrip(".").lower()
     out: list[str | None] = [None]
+    if len(hostname) > _MAX_HOST:
+        return out
     # The Host header is the visitor's to write: only a plain DNS name becomes a Domain.
     if "." not in hostname or not _HOSTNAME.fullmatch(hostname):
         return out

@@ -86,7 +86,9 @@ def collect(
         min_visitors=k,
         noise_epsilon=eps,
         totals=totals,
-        series=daily_series(store, start, end),
+        # The same k and noise as the reports: the days must not add up to a withheld total.
+        series=daily_series(store, start, end, min_visitors=k, noise_epsilon=eps,
+                            secret=secret),
         sections=reports,
         consent=consent_counts(store, start, end),
         bots=bot_counts(store, start, end),
@@ -118,7 +120,10 @@ class Dashboard:
                 )
             self._check = TokenCheck(settings.report_token, allow_basic=True)
         self._own_store = store is None
-        self.store: Store = store if store is not None else open_store(settings.store)
+        # Its own store only reads: an SQLite file is opened read-only and must exist.
+        self.store: Store = (
+            store if store is not None else open_store(settings.store, read_only=True)
+        )
 
     def close(self) -> None:
         """Close the store if the dashboard opened it."""
@@ -133,9 +138,8 @@ class Dashboard:
             return
         method = scope.get("method", "GET")
         head = method == "HEAD"
-        # One page: the mount's root. Under a Mount, root_path holds the mount's own path.
-        rest = scope["path"][len(scope.get("root_path", "")):]
-        if rest not in ("", "/"):
+        # One page: the mount's root.
+        if _route_path(scope) not in ("", "/"):
             await _page(send, 404, _message("Not found", "No such page."), head)
             return
         if method not in ("GET", "HEAD"):
@@ -188,12 +192,38 @@ class Dashboard:
         for name, value in parse_qsl(raw.decode("utf-8"), keep_blank_values=True):
             if name not in _PARAMS:
                 raise ValueError(f"unknown parameter {name[:40]!r}; use since, or from and to")
+            if name in values:
+                raise ValueError(f"{name}: given more than once")
             values[name] = value
         since = values.get("since")
         if since is None and "from" not in values and "to" not in values:
             since = DEFAULT_SINCE
         start, end = parse_period(since, values.get("from"), values.get("to"))
         return since, start, end
+
+
+def _route_path(scope: Scope) -> str:
+    """The path below the mount point.
+
+    Under a Starlette Mount, ``root_path`` is the app's root path plus the mount's own
+    (``app_root_path`` holds the former); ``path`` is the full path, or, behind a server
+    or test client that leaves the app's root path out of it, the path below the app's
+    root. A path under neither prefix is taken as already relative (a server that strips
+    the root path). Slicing blindly would turn ``/stats/x`` under ``/app/stats`` into
+    ``""``: the dashboard's root.
+    """
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    app_root: str = scope.get("app_root_path", "")
+    prefixes = [root]
+    if app_root and root.startswith(app_root):
+        prefixes.append(root[len(app_root):])  # the mount's own path
+    for prefix in prefixes:
+        if prefix and path.startswith(prefix):
+            rest = path[len(prefix):]
+            if rest == "" or rest.startswith("/"):
+                return rest
+    return path
 
 
 def _message(title: str, text: str) -> str:

@@ -92,7 +92,13 @@ class DashboardView:
     title: str = "Statistics"
 
 
+#: How a withheld number (None: fewer than k visitors) reads on the page.
+WITHHELD = "\N{EN DASH}"
+
+
 def _n(value: Any) -> str:
+    if value is None:
+        return WITHHELD
     try:
         return f"{int(value or 0):,}"
     except (TypeError, ValueError):
@@ -161,16 +167,21 @@ def _consent_card(consent: Mapping[str, Mapping[str, Any]]) -> str:
     else:
         parts.append(
             '<table><thead><tr><th scope="col">category</th><th scope="col">granted</th>'
-            '<th scope="col">denied</th></tr></thead><tbody>'
+            '<th scope="col">denied</th><th scope="col">withdrawn</th></tr></thead><tbody>'
         )
         for category in sorted(consent):
             c = consent[category]
-            granted, denied = int(c.get("granted", 0) or 0), int(c.get("denied", 0) or 0)
+            # A withdrawal is followed by the visitor's new choice: shown apart, so the
+            # rate is over choices only and nobody's "no" counts twice.
+            w = (c.get("by_source") or {}).get("withdraw") or {}
+            withdrawn = int(w.get("denied", 0) or 0)
+            granted = int(c.get("granted", 0) or 0) - int(w.get("granted", 0) or 0)
+            denied = int(c.get("denied", 0) or 0) - withdrawn
             total = granted + denied
             rate = f"{granted / total:.0%}" if total else "no choices"
             parts.append(
                 f"<tr>{_key_cell(str(category), granted, total)}"
-                f"<td>{_n(granted)} ({rate})</td><td>{_n(denied)}</td></tr>"
+                f"<td>{_n(granted)} ({rate})</td><td>{_n(denied)}</td><td>{_n(withdrawn)}</td></tr>"
             )
         parts.append("</tbody></table>")
         parts.append('<p class="note">Share of choices that granted each category.</p>')
@@ -218,6 +229,20 @@ def render_dashboard(view: DashboardView) -> str:
         for value, label in PERIODS
     )
     totals = view.totals
+    totals_withheld = any(totals.get(m) is None for m in ("pageviews", "visitors", "events"))
+    hidden_days = sum(1 for p in view.series if p.get("visitors") is None)
+    notes = ""
+    if totals_withheld:
+        notes += (
+            f'<p class="note">Totals withheld ({WITHHELD}): fewer than {view.min_visitors} '
+            "visitors in this period.</p>"
+        )
+    if hidden_days:
+        notes += (
+            f'<p class="note">{hidden_days} day{"" if hidden_days == 1 else "s"} with fewer '
+            f"than {view.min_visitors} visitors {'is' if hidden_days == 1 else 'are'} "
+            f"withheld from the chart ({WITHHELD} in its table).</p>"
+        )
     bot_total = sum(int(v or 0) for v in view.bots.values())
     withheld = sum(_withheld(report) for _, _, report in view.sections)
     cards = "".join(_table_card(h, d, r) for h, d, r in view.sections)
@@ -238,7 +263,7 @@ def render_dashboard(view: DashboardView) -> str:
         f"<li>Pageviews<b>{_n(totals.get('pageviews'))}</b></li>"
         f"<li>Visitors<b>{_n(totals.get('visitors'))}</b></li>"
         f"<li>Events<b>{_n(totals.get('events'))}</b></li>"
-        f"<li>Bot requests filtered<b>{_n(bot_total)}</b></li></ul>"
+        f"<li>Bot requests filtered<b>{_n(bot_total)}</b></li></ul>{notes}"
         # Two drawings of one chart, the CSS shows one: SVG text scales with its viewBox,
         # so a phone gets a narrower box whose labels stay readable.
         '<figure><div class="wide">'

@@ -9,6 +9,7 @@ sentence a person can act on; the CLI prints it, the API answers 400 with it.
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from collections.abc import Iterable, Sequence
 
 from beaconguard.settings import Settings
@@ -107,12 +108,18 @@ def query_from_params(
         raise ValueError(without_dashes(str(exc))) from None
 
 
+_FLAG_VALUE = re.compile(r"--(by|top|min-visitors) (\S+?)(?=[,;)]|\s|$)")
+_FLAG = re.compile(r"--([a-z][a-z-]*)")
+
+
 def without_dashes(message: str) -> str:
-    """A period error in the words of a query string (``since``, not ``--since``)."""
-    # The period parser speaks in CLI flags; the API's parameters have no dashes.
-    for flag in ("since", "from", "to"):
-        message = message.replace(f"--{flag}", flag)
-    return message
+    """An error in the words of a query string: ``by=page`` and ``since``, not CLI flags.
+
+    The query layer and the period parser speak in CLI flags (``--by page``,
+    ``--from/--to``); the API and the dashboard have parameters without dashes.
+    """
+    message = _FLAG_VALUE.sub(lambda m: f"{m.group(1).replace('-', '_')}={m.group(2)}", message)
+    return _FLAG.sub(lambda m: m.group(1).replace("-", "_"), message)
 
 
 def _api_query(

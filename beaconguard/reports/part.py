@@ -22,7 +22,8 @@ def attach(guard: BeaconGuard) -> ReportAPI | None:
     if guard.stats is not None:
         store = guard.stats.store  # the very store the aggregator writes (memory:// too)
     else:
-        store = open_store(settings.store)
+        # Only reading: an SQLite file is opened read-only and must already be ours.
+        store = open_store(settings.store, read_only=True)
         guard._closers.append(store.close)
     api = ReportAPI(store, settings)
     guard.routes[settings.route_prefix + API_PATH] = api

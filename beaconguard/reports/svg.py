@@ -63,8 +63,10 @@ def daily_chart(
     left, right, top, bottom = 52, 14, 34, 46
     plot_w, plot_h = width - left - right, height - top - bottom
     days = [_day(p.get("day")) for p in series]
-    views = [max(0, int(p.get("pageviews", 0) or 0)) for p in series]
-    visitors = [max(0, int(p.get("visitors", 0) or 0)) for p in series]
+    # A withheld day (None: fewer than k visitors) has no bar and no dot, never a zero.
+    withheld = [p.get("pageviews") is None or p.get("visitors") is None for p in series]
+    views = [max(0, int(p.get("pageviews") or 0)) for p in series]
+    visitors = [max(0, int(p.get("visitors") or 0)) for p in series]
     n = len(series)
     y_top, y_step = nice_ceiling(max([*views, *visitors, 0]))
 
@@ -72,7 +74,7 @@ def daily_chart(
         return top + plot_h - (v / y_top) * plot_h
 
     tid, did = f"{id_prefix}-title", f"{id_prefix}-desc"
-    desc = _describe(days, views, visitors)
+    desc = _describe(days, views, visitors, withheld)
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
         f'role="img" aria-labelledby="{tid} {did}" class="chart" '
@@ -123,17 +125,27 @@ def daily_chart(
                     f"{_count(v, 'pageview')}</title></rect>"
                 )
         out.append("</g>")
-        points = " ".join(
-            f"{_num(left + (i + 0.5) * slot)},{_num(y(v))}" for i, v in enumerate(visitors)
-        )
         out.append(f'<g class="visitors" fill="{VISITORS_COLOUR}">')
-        if n > 1:
-            out.append(
-                f'<polyline points="{points}" fill="none" stroke="{VISITORS_COLOUR}" '
-                'stroke-width="2"/>'
-            )
+        # The line breaks at withheld days: one polyline per run of shown days.
+        runs: list[list[int]] = [[]]
+        for i in range(n):
+            if withheld[i]:
+                runs.append([])
+            else:
+                runs[-1].append(i)
+        for run in runs:
+            if len(run) > 1:
+                points = " ".join(
+                    f"{_num(left + (i + 0.5) * slot)},{_num(y(visitors[i]))}" for i in run
+                )
+                out.append(
+                    f'<polyline points="{points}" fill="none" stroke="{VISITORS_COLOUR}" '
+                    'stroke-width="2"/>'
+                )
         radius = 3 if slot >= 8 else 1.5
         for i, v in enumerate(visitors):
+            if withheld[i]:
+                continue
             out.append(
                 f'<circle cx="{_num(left + (i + 0.5) * slot)}" cy="{_num(y(v))}" r="{radius}">'
                 f"<title>{_short(days[i])}: {_count(v, 'visitor')}</title></circle>"
@@ -163,16 +175,29 @@ def daily_chart(
     return "".join(out)
 
 
-def _describe(days: list[date | None], views: list[int], visitors: list[int]) -> str:
+def _describe(
+    days: list[date | None], views: list[int], visitors: list[int], withheld: list[bool]
+) -> str:
     """The chart in words, for screen readers and for anyone who cannot see it."""
     if not days:
         return "No visits in this period."
-    busiest = max(range(len(views)), key=views.__getitem__)
+    shown = [i for i in range(len(days)) if not withheld[i]]
+    hidden = len(days) - len(shown)
+    note = (
+        f" {hidden} day{'' if hidden == 1 else 's'} with too few visitors to show."
+        if hidden
+        else ""
+    )
+    if not shown:
+        return f"From {days[0] or '?'} to {days[-1] or '?'}:{note}"
+    busiest = max(shown, key=views.__getitem__)
     return (
-        f"From {days[0] or '?'} to {days[-1] or '?'}: {_count(sum(views), 'pageview')} in "
-        f"total. Busiest day {days[busiest] or '?'} with {_count(views[busiest], 'pageview')} "
+        f"From {days[0] or '?'} to {days[-1] or '?'}: "
+        f"{_count(sum(views[i] for i in shown), 'pageview')} "
+        f"{'on the days shown' if hidden else 'in total'}. "
+        f"Busiest day {days[busiest] or '?'} with {_count(views[busiest], 'pageview')} "
         f"and {_count(visitors[busiest], 'visitor')}. Daily visitors ranged from "
-        f"{min(visitors):,} to {max(visitors):,}."
+        f"{min(visitors[i] for i in shown):,} to {max(visitors[i] for i in shown):,}.{note}"
     )
 
 

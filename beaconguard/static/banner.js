@@ -2,7 +2,7 @@
    element carrying data-consent-open. No framework, no CDN. Needs consent.js on the page. */
 (function (d) {
   var me = d.currentScript, base = (me && me.src || "").replace(/\/banner\.js(\?.*)?$/, "");
-  var root, shown = false, current = null;
+  var root, error, shown = false, current = null, opener = null;
 
   function el(tag, attrs, text) {
     var e = d.createElement(tag);
@@ -41,6 +41,8 @@
     var save = el("button", { type: "submit", id: "bg-save", hidden: "" }, "Save choices");
     [accept, reject, choose, save].forEach(function (b) { actions.appendChild(b); });
     form.appendChild(actions);
+    error = el("p", { id: "bg-error", role: "alert", hidden: "" });
+    form.appendChild(error);
     root.appendChild(form);
     d.body.appendChild(root);
 
@@ -58,7 +60,10 @@
       });
       decide(body);
     };
-    d.addEventListener("keydown", function (e) { if (e.key === "Escape" && shown) hide(); });
+    // Escape closes a reopened banner; the first one waits for an answer.
+    d.addEventListener("keydown", function (e) {
+      if (e.key === "Escape" && shown && current.decided) hide();
+    });
   }
 
   function show() {
@@ -66,24 +71,49 @@
     state.categories.forEach(function (c) {
       if (!c.required) d.getElementById("bg-cat-" + c.name).checked = !!current.decisions[c.name];
     });
+    error.hidden = true;
+    if (!shown) opener = d.activeElement;
     root.hidden = false; shown = true;
     d.getElementById("bg-title").focus();
   }
-  function hide() { root.hidden = true; shown = false; }
+  function hide() {
+    root.hidden = true; shown = false;
+    // Back to where the visitor was (the reopen link, say), if it is still there.
+    if (opener && opener !== d.body && opener.focus && d.contains(opener)) opener.focus();
+    opener = null;
+  }
+
+  function send(method, body) {
+    return fetch(current.endpoint, {
+      method: method, credentials: "same-origin",
+      headers: { "content-type": "application/json", accept: "application/json" },
+      body: body && JSON.stringify(body)
+    }).then(function (r) {
+      if (!r.ok) throw new Error(r.status);
+      return r.json();
+    });
+  }
 
   function decide(body) {
-    var before = current.decisions;
-    fetch(current.endpoint, {
-      method: "POST", credentials: "same-origin",
-      headers: { "content-type": "application/json", accept: "application/json" },
-      body: JSON.stringify(body)
-    }).then(function (r) { return r.json(); }).then(function (next) {
+    var before = current.decisions, optional = state.categories.filter(function (c) {
+      return !c.required;
+    });
+    var none = optional.every(function (c) { return !(body.all || body[c.name]); });
+    var had = optional.some(function (c) { return before[c.name]; });
+    // Rejecting everything once granted is "withdraw everything": DELETE expires every
+    // optional cookie (and sends Clear-Site-Data if configured, which would also wipe a
+    // cookie set in its own response), then the rejection is recorded.
+    var first = none && had ? send("DELETE") : Promise.resolve();
+    first.then(function () { return send("POST", body); }).then(function (next) {
       next.endpoint = current.endpoint;
       hide();
       var withdrawn = Object.keys(before).some(function (k) { return before[k] && !next.decisions[k]; });
       // A page's CSP cannot be widened in place, and a started script cannot be stopped.
       if (next.reload || withdrawn) { location.reload(); return; }
       d.dispatchEvent(new CustomEvent("bg:consent", { detail: next }));
+    }).catch(function () {
+      error.textContent = "Your choice could not be saved. Please try again.";
+      error.hidden = false;
     });
   }
 

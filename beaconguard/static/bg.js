@@ -1,6 +1,8 @@
 /* beaconguard beacon; usage in beaconguard/beacon/endpoints.py */
 (function (w, d, n) {
-  var s = d.currentScript, base = (s && s.getAttribute("data-endpoint")) || "/_bg";
+  var s = d.currentScript, m = s && /^(.*)\/b\.js(\?.*)?$/.exec(s.src);
+  // beside the script that beaconguard served (so under any root path), unless told
+  var base = (s && s.getAttribute("data-endpoint")) || (m ? m[1] : "/_bg");
   var a = d.createElement("a");
   a.href = base;
   var same = a.origin === location.origin, last = location.href;
@@ -33,6 +35,9 @@
   var h = w.history, push = h.pushState;
   h.pushState = function () { push.apply(h, arguments); nav(); };
   w.addEventListener("popstate", nav);
-  if (!counted()) send(d.referrer);
+  // a prerendered page is counted when it is shown, not when it is prepared
+  function load() { if (!counted()) send(d.referrer); }
+  if (d.prerendering) d.addEventListener("prerenderingchange", load, {once: true});
+  else load();
   w.bg = function (e, p) { send(d.referrer, String(e), p); };
 })(window, document, navigator);

@@ -10,6 +10,14 @@ Unique visitors: the hash of (day key, full client address, user agent, host) is
 the day's random key, which lives in the store so every worker and host agrees on it, and
 which is destroyed once the day (plus one hour of grace) is over. After that nobody, the
 operator included, can tell whose visits a sketch holds.
+
+Day keys are fetched by the flusher only: at start, on each tick for today, and for
+tomorrow from ten minutes before midnight. A visit whose day key is not in memory (the
+store was down at start, or it was unreachable in those ten minutes) is still counted as
+a page view at once; its (client, user agent, host) is held in memory with the pending
+batch and hashed by the flusher, which fetches the key off the request path. If the key
+cannot be had at that flush, those triples are dropped and the visit counts without a
+visitor: a raw identifier never outlives the batch it arrived in, and never leaves memory.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from beaconguard.settings import Settings
-from beaconguard.stats.days import DAY, KEY_GRACE, day_name, day_number
+from beaconguard.stats.days import DAY, KEY_GRACE, day_name, day_number, parse_day
 from beaconguard.stats.store.base import Batch, Cell, Delta, Store
 from beaconguard.visit import Visit
 
@@ -84,6 +92,18 @@ def counts_as_pageview(
         and 200 <= status < 300
         and content_type.lstrip().lower().startswith(_HTML)
         and not is_prefetch(headers)
+    )
+
+
+def visitor_hash(key: bytes, client: object, user_agent: object, host: object) -> int:
+    """The 64-bit keyed hash of one visitor on the day of ``key``."""
+    return int.from_bytes(
+        hashlib.blake2b(
+            f"{client}\x00{user_agent}\x00{host}".encode("utf-8", "replace"),
+            key=key,
+            digest_size=8,
+        ).digest(),
+        "big",
     )
 
 
@@ -156,7 +176,10 @@ class Aggregator:
         self._lock = threading.Lock()
         self._batch = Batch()  # bots and consent; cells are built from _pending at flush
         self._pending: dict[tuple[Any, ...], list[Any]] = {}
-        self._keys: dict[int, bytes | None] = {}
+        # Visits of a day whose key was not in memory: signature -> raw (client, UA, host),
+        # hashed or dropped by the next flush.
+        self._unkeyed: dict[tuple[Any, ...], set[tuple[object, object, object]]] = {}
+        self._keys: dict[int, bytes] = {}
         self._day_names: dict[int, str] = {}
         self._closed = False
         self._wake = threading.Event()
@@ -188,6 +211,7 @@ class Aggregator:
         self._wake = threading.Event()
         self._batch = Batch()
         self._pending = {}
+        self._unkeyed = {}
         reopen = getattr(self.store, "reopen", None)
         if reopen is not None:
             reopen()
@@ -206,7 +230,13 @@ class Aggregator:
                 return
             page, referrer, query, event = record["path"], record["referrer"], record["query"], None
         else:
-            if not 200 <= visit.status < 300:
+            # Same rule as server-side views: HEAD and speculative loads are answered, not
+            # counted (a prerendered page's pixel carries Sec-Purpose too).
+            if (
+                not 200 <= visit.status < 300
+                or visit.method == "HEAD"
+                or is_prefetch(visit.headers)
+            ):
                 return
             if not self._cookieless:
                 consent = visit.consent
@@ -224,20 +254,11 @@ class Aggregator:
                 bots = self._batch.bots
                 bots[(day, reason)] = bots.get((day, reason), 0) + 1
             return
-        keys = self._keys
-        key = keys[number] if number in keys else self._key(number)
+        # Never fetched here: a request touches memory only (see the module docstring).
+        key = self._keys.get(number)
         hashed = None
-        if key:
-            hashed = int.from_bytes(
-                hashlib.blake2b(
-                    f"{visit.client}\x00{visit.user_agent}\x00{visit.host}".encode(
-                        "utf-8", "replace"
-                    ),
-                    key=key,
-                    digest_size=8,
-                ).digest(),
-                "big",
-            )
+        if key is not None:
+            hashed = visitor_hash(key, visit.client, visit.user_agent, visit.host)
         # One dict entry per distinct combination of dimension values; the flusher expands
         # it into the cells (page x dimension) off the request path.
         props = tuple(beacon["props"].items()) if event is not None and beacon else ()
@@ -261,6 +282,11 @@ class Aggregator:
             entry[1 if event is not None else 0] += 1
             if hashed is not None:
                 entry[2].add(hashed)
+            else:
+                unkeyed = self._unkeyed.get(signature)
+                if unkeyed is None:
+                    unkeyed = self._unkeyed[signature] = set()
+                unkeyed.add((visit.client, visit.user_agent, visit.host))
             crowded = len(pending) > MAX_PENDING
         if crowded:
             self._wake.set()
@@ -293,18 +319,36 @@ class Aggregator:
         self._day_names[number] = name
         return name
 
-    def _key(self, number: int) -> bytes | None:
-        # Only when a request arrives for a day whose key was not prefetched (rare: the
-        # flusher fetches tomorrow's key before midnight).
-        try:
-            key = self.store.day_key(day_name(number), self._clock())
-        except Exception:
-            log.exception("beaconguard: could not read the visitor key; visitors not counted")
-            key = None
-        # Remember a miss too, so a store outage costs one try per day, not one per request;
-        # the flusher retries it.
-        self._keys[number] = key
+    def _flush_key(self, number: int, now: float) -> bytes | None:
+        """The day's key for the flusher: from memory, else from the store (None if gone)."""
+        key = self._keys.get(number)
+        if key is None:
+            key = self.store.day_key(day_name(number), now)
+            if key is not None:
+                self._keys[number] = key
         return key
+
+    def _hash_unkeyed(
+        self,
+        pending: dict[tuple[Any, ...], list[Any]],
+        unkeyed: dict[tuple[Any, ...], set[tuple[object, object, object]]],
+    ) -> None:
+        """Hash the visits that arrived without their day's key, or drop them (uncounted)."""
+        now = self._clock()
+        keys: dict[str, bytes | None] = {}
+        for signature, people in unkeyed.items():
+            day = signature[0]
+            if day not in keys:
+                try:
+                    keys[day] = self._flush_key(parse_day(day), now)
+                except Exception:
+                    log.warning("beaconguard: could not read the visitor key of %s; "
+                                "%d visit(s) counted without a visitor", day, len(people))
+                    keys[day] = None
+            key = keys[day]
+            if key is not None:
+                pending[signature][2].update(visitor_hash(key, *p) for p in people)
+            people.clear()
 
     def _refresh_keys(self, now: float) -> None:
         today = day_number(now)
@@ -316,10 +360,7 @@ class Aggregator:
         if now >= (today + 1) * DAY - 600:
             wanted.append(today + 1)
         for number in wanted:
-            if self._keys.get(number) is None:
-                key = self.store.day_key(day_name(number), now)
-                if key is not None:
-                    self._keys[number] = key
+            self._flush_key(number, now)
         self.store.drop_day_keys(now)
 
     # -- flushing ----------------------------------------------------------------------
@@ -329,6 +370,9 @@ class Aggregator:
         with self._lock:
             batch, self._batch = self._batch, Batch()
             pending, self._pending = self._pending, {}
+            unkeyed, self._unkeyed = self._unkeyed, {}
+        if unkeyed:
+            self._hash_unkeyed(pending, unkeyed)
         expand(pending, batch.cells)
         if not batch:
             return

@@ -1,6 +1,7 @@
 """HyperLogLog for daily unique visitors, mergeable across processes.
 
-Inputs are already 64-bit keyed hashes (see :mod:`beaconguard.stats.daykey`), so the
+Inputs are already 64-bit keyed hashes (see
+:func:`beaconguard.stats.aggregator.visitor_hash`, keyed by the day key), so the
 sketch only splits them: the top ``P`` bits pick a register, the rank of the first set bit
 in the rest is the register's value. Precision 14 (16384 registers, like Redis) gives a
 standard error of about 0.8%.

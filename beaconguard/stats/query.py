@@ -1,10 +1,28 @@
 """Report queries over a store: rows per dimension value, with small cells suppressed.
 
-Every report is one dict with a ``rows`` list. A row whose visitors are fewer than
-``min_visitors`` (k) is not shown but counted under ``suppressed``, never silently dropped.
-With ``noise_epsilon`` set, Laplace noise of scale 1/epsilon is added to each number; the
-noise is drawn from an HMAC of the secret, the query's shape, the row and the period, so
-repeating a query returns the same noisy numbers and cannot average the noise away.
+Every report is one dict with a ``rows`` list. The k-threshold (``min_visitors``) works
+on everything a report shows:
+
+- A row whose visitors are fewer than k is not shown but counted under
+  ``suppressed["rows"]``, never silently dropped.
+- ``suppressed["pageviews"]`` and ``suppressed["visitors"]`` (the withheld rows' sums) are
+  given only when at least two rows were withheld and together they have at least k
+  visitors; otherwise they are ``None``, since one withheld row's numbers, or a few rows'
+  adding up to fewer than k visitors, are exactly what the threshold hides.
+- ``totals`` with fewer than k visitors are withheld too: all three numbers ``None`` and
+  ``totals_withheld`` true. Without this a filter (``page=/secret``) narrows a report to
+  one small cell and its totals show it. A period in which nothing at all was counted
+  reports zeros.
+
+The keys of withheld rows are never shown, so what the totals minus the shown rows leave
+over cannot be pinned to one value.
+
+With ``noise_epsilon`` set, Laplace noise of scale 1/epsilon is added to each number. The
+noise is drawn from an HMAC of the secret, the stored cell the number comes from
+(dimension, page, value), the period and the metric; not of the query. Every query that
+reaches the same cell (the ``/x`` row of a page report, the totals of ``filter page=/x``
+grouped by any dimension) gets the same noisy number, so neither repeating a query nor
+rephrasing it averages the noise away. The k-threshold is applied to the noisy numbers.
 
 "visitors" are daily unique visitors; over a range of days a row reports the sum of its
 daily uniques (the same person on two days counts twice), because the key that would link
@@ -140,6 +158,25 @@ def _noise(secret: bytes, epsilon: float, *parts: object) -> float:
     return -math.copysign(1.0, u) * math.log(1.0 - 2.0 * abs(u)) / epsilon
 
 
+def _noisy(
+    values: list[int], secret: bytes | None, eps: float | None, cell: tuple[str, str, str],
+    start: str, end: str,
+) -> list[int]:
+    """``values`` (one per metric) of the cell ``(dim, page, value)`` over ``start..end``.
+
+    The noise is keyed on the cell and the period only, never on the query that reached
+    it: ``filter page=/x`` grouped by any dimension, and the ``/x`` row of a page report,
+    all read the cell ``("page", "", "/x")`` and all get the same noisy numbers.
+    """
+    if eps is None:
+        return values
+    assert secret is not None
+    return [
+        max(0, round(v + _noise(secret, eps, *cell, start, end, metric)))
+        for v, metric in zip(values, _METRICS, strict=True)
+    ]
+
+
 def run_report(store: Store, query: ReportQuery, *, secret: bytes | None = None) -> dict[str, Any]:
     """The report ``query`` asks for (see the module docstring for its shape)."""
     eps = query.noise_epsilon
@@ -161,30 +198,35 @@ def run_report(store: Store, query: ReportQuery, *, secret: bytes | None = None)
         totals[1] += row.visitors
         totals[2] += row.events
 
-    shape = (query.by, tuple(sorted(query.filters.items())), start, end)
-
-    def noisy(values: list[int], key: object) -> list[int]:
-        if eps is None:
-            return values
-        assert secret is not None
-        return [
-            max(0, round(v + _noise(secret, eps, shape, key, metric)))
-            for v, metric in zip(values, _METRICS, strict=True)
-        ]
+    def cell_of(key: str) -> tuple[str, str, str]:
+        # The stored cell a row is read from, whatever query shape asked for it.
+        if plan.key_is_page:
+            return (plan.dim, key, plan.value or "")
+        return (plan.dim, plan.page or "", key)
 
     shown: list[dict[str, Any]] = []
-    suppressed = {"rows": 0, "pageviews": 0, "visitors": 0}
     k = query.min_visitors
+    n_suppressed, sup_pv, sup_vis = 0, 0, 0
     for key, values in grouped.items():
-        pv, vis, ev = noisy(values, ("row", key))
+        pv, vis, ev = _noisy(values, secret, eps, cell_of(key), start, end)
         if vis < k:
-            suppressed["rows"] += 1
-            suppressed["pageviews"] += pv
-            suppressed["visitors"] += vis
+            n_suppressed += 1
+            sup_pv += pv
+            sup_vis += vis
             continue
         shown.append({"key": key or None, "pageviews": pv, "visitors": vis, "events": ev})
     shown.sort(key=lambda r: (-r["pageviews"], -r["events"], -r["visitors"], r["key"] or ""))
-    tpv, tvis, tev = noisy(totals, ("totals",))
+    # The withheld rows' sums only when they describe a group, not one row in disguise.
+    sums_shown = n_suppressed >= 2 and sup_vis >= k
+    suppressed = {
+        "rows": n_suppressed,
+        "pageviews": sup_pv if sums_shown else None,
+        "visitors": sup_vis if sums_shown else None,
+    }
+    tpv, tvis, tev = _noisy(totals, secret, eps, (tdim, tpage, tvalue), start, end)
+    # A filter can narrow the report to fewer than k visitors (one page, one country):
+    # its totals would then show exactly what the threshold withholds from its rows.
+    totals_withheld = any(totals) and tvis < k
     return {
         "by": query.by,
         "from": start,
@@ -193,7 +235,12 @@ def run_report(store: Store, query: ReportQuery, *, secret: bytes | None = None)
         "noise_epsilon": eps,
         "rows": shown[: query.top],
         "suppressed": suppressed,
-        "totals": {"pageviews": tpv, "visitors": tvis, "events": tev},
+        "totals": (
+            {"pageviews": None, "visitors": None, "events": None}
+            if totals_withheld
+            else {"pageviews": tpv, "visitors": tvis, "events": tev}
+        ),
+        "totals_withheld": totals_withheld,
     }
 
 
@@ -201,17 +248,41 @@ def _days(start: _dt.date, end: _dt.date) -> list[str]:
     return [(start + _dt.timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
 
 
-def daily_series(store: Store, start: _dt.date, end: _dt.date) -> list[dict[str, Any]]:
-    """Pageviews and visitors of every day in ``start..end``, zeros included."""
+def daily_series(
+    store: Store,
+    start: _dt.date,
+    end: _dt.date,
+    *,
+    min_visitors: int | None = None,
+    noise_epsilon: float | None = None,
+    secret: bytes | None = None,
+) -> list[dict[str, Any]]:
+    """Pageviews and visitors of every day in ``start..end``, zeros included.
+
+    With ``min_visitors`` (k), a day on which something was counted but fewer than k
+    visitors came reads ``None`` for both numbers, as a report's totals would: otherwise
+    the days would add up to a total the report withholds. With ``noise_epsilon``, each
+    day gets the noise of a one-day report's totals (the same cell, the same draw).
+    """
     if start > end:
         raise ValueError(f"period: start {start} is after end {end}")
-    by_day = {d: [0, 0] for d in _days(start, end)}
+    if noise_epsilon is not None and not secret:
+        raise ValueError("noise_epsilon: noise needs the secret key (it keys the noise)")
+    by_day = {d: [0, 0, 0] for d in _days(start, end)}
     for row in store.cell_rows(start.isoformat(), end.isoformat(), "", page="", value=""):
         entry = by_day.get(row.day)
         if entry is not None:
             entry[0] += row.pageviews
             entry[1] += row.visitors
-    return [{"day": d, "pageviews": pv, "visitors": v} for d, (pv, v) in by_day.items()]
+            entry[2] += row.events
+    out: list[dict[str, Any]] = []
+    for day, values in by_day.items():
+        pv, vis, _ev = _noisy(values, secret, noise_epsilon, ("", "", ""), day, day)
+        if min_visitors is not None and any(values) and vis < min_visitors:
+            out.append({"day": day, "pageviews": None, "visitors": None})
+        else:
+            out.append({"day": day, "pageviews": pv, "visitors": vis})
+    return out
 
 
 def bot_counts(store: Store, start: _dt.date, end: _dt.date) -> dict[str, int]:

@@ -60,3 +60,22 @@ def test_full_buffer_drops_and_counts_instead_of_blocking(caplog) -> None:  # ty
     writer.close()
     assert len(sink.lines) == 10
     assert "15 record(s) dropped" in caplog.text
+
+
+def test_no_record_lost_while_the_thread_takes_batches() -> None:
+    # The writer thread drains while the loop thread appends; with a tiny switch interval
+    # the two interleave as often as they can. Every record is written exactly once.
+    import sys
+
+    sink = ListSink()
+    writer = LogWriter(sink, buffer_size=1_000_000, flush_interval=0.0001)
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for i in range(100_000):
+            writer.submit({"i": i})
+    finally:
+        sys.setswitchinterval(old)
+        writer.close()
+    assert writer.dropped == 0 and writer.written == 100_000
+    assert sorted(orjson.loads(line)["i"] for line in sink.lines) == list(range(100_000))

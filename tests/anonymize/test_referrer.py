@@ -19,6 +19,12 @@ from beaconguard.anonymize.referrer import anonymize_referrer
         ("", None),
         ("https://" + "a" * 3000, None),
         ("https://exa_mple.com/", None),
+        # a subdomain can name a person: that label is replaced, the site is kept
+        ("https://tok9f8e7d6c5b4a39281706.example.com/", "https://{hex}.example.com"),
+        ("https://u8812345.blog.example/", "https://{id}.blog.example"),
+        ("https://a1b2c3d4e5f6g7h8i9j0k.pages.example/", "https://{token}.pages.example"),
+        ("https://news2.example/", "https://news2.example"),
+        ("https://163.com/", "https://163.com"),
     ],
 )
 def test_referrer(referer: str, expected: str | None) -> None:

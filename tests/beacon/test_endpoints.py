@@ -193,3 +193,51 @@ def test_server_marks_the_pages_it_counted(guard) -> None:  # type: ignore[no-un
     guard.stats.flush()
     series = daily_series(guard.stats.store, today(), today())
     assert series[0]["pageviews"] == 1
+
+
+#: Event names that carry a person: a session token, a user id, a phone number, an address.
+IDENTIFIER_EVENTS = [
+    "tok9f8e7d6c5b4a39281706",
+    "user.8812345",
+    "clicked_5550123456789",
+    "signup:tok9f8e7d6c5b4a39281706",
+    "uid-5550123456789",
+    "3f2a9c1e8b7d6a5f4e3d",
+    "10.20.30.40",
+]
+
+
+@pytest.mark.parametrize("name", IDENTIFIER_EVENTS)
+def test_identifier_like_event_names_are_refused(guard, name) -> None:  # type: ignore[no-untyped-def]
+    with TestClient(guard) as client:
+        r = post(client, {"u": PAGE, "e": name, "p": {"plan": "pro"}})
+        assert r.status_code == 400 and "looks like an identifier" in r.text, r.text
+        r = client.get("/_bg/b.gif", params={"u": PAGE, "e": name}, headers={"user-agent": UA})
+        assert r.status_code == 400 and "looks like an identifier" in r.text, r.text
+        assert name not in r.text  # the answer names the kind, not the value
+    assert report(guard)["totals"] == {"pageviews": 0, "visitors": 0, "events": 0}
+    assert report(guard, "event")["rows"] == []
+
+
+def test_label_like_event_names_are_kept(guard) -> None:  # type: ignore[no-untyped-def]
+    names = ["signup", "video_play", "Outbound_Link:_Click", "step-2", "checkout.v2"]
+    with TestClient(guard) as client:
+        for name in names:
+            assert post(client, {"u": PAGE, "e": name}).status_code == 204
+    assert sorted(r["key"] for r in report(guard, "event")["rows"]) == sorted(names)
+
+
+def test_head_and_prefetched_pixels_are_answered_not_counted(guard) -> None:  # type: ignore[no-untyped-def]
+    with TestClient(guard) as client:
+        r = client.head("/_bg/b.gif", params={"u": PAGE}, headers={"user-agent": UA})
+        assert r.status_code == 200 and r.headers["content-type"] == "image/gif"
+        for purpose in ({"sec-purpose": "prefetch"}, {"sec-purpose": "prefetch;prerender"},
+                        {"purpose": "prefetch"}):
+            r = client.get("/_bg/b.gif", params={"u": PAGE}, headers={"user-agent": UA, **purpose})
+            assert r.status_code == 200 and r.content[:6] == b"GIF89a"
+            r = post(client, {"u": PAGE}, {**JSON, **purpose})
+            assert r.status_code == 204
+    assert report(guard)["totals"] == {"pageviews": 0, "visitors": 0, "events": 0}
+    with TestClient(guard) as client:  # the same pixel, plainly requested, counts
+        client.get("/_bg/b.gif", params={"u": PAGE}, headers={"user-agent": UA})
+    assert report(guard)["totals"]["pageviews"] == 1

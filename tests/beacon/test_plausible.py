@@ -16,7 +16,7 @@ from starlette.routing import Route
 from beaconguard import BeaconGuard
 from beaconguard.beacon.payload import BeaconError
 from beaconguard.beacon.plausible import translate
-from beaconguard.stats.query import ReportQuery, bot_counts, run_report
+from beaconguard.stats.query import ReportQuery, bot_counts, event_properties, run_report
 from tests.reports.conftest import PLANTED
 from tests.stats.helpers import CHROME
 
@@ -160,10 +160,58 @@ def test_setting_is_validated(make_settings) -> None:  # type: ignore[no-untyped
 
 def test_translate_ignores_tracker_extras_and_drops_pageview_props() -> None:
     out = translate({"n": "pageview", "u": "http://x/", "d": "x", "h": 1, "w": 1280,
-                     "p": {"plan": "pro"}})
+                     "p": {"plan": "pro"}}, "x")
     assert out == {"u": "http://x/", "r": None}
     with pytest.raises(BeaconError):
-        translate({"n": "pageview", "u": "http://x/", "d": ""})
+        translate({"n": "pageview", "u": "http://x/", "d": ""}, "x")
+
+
+def test_older_trackers_meta_field_is_the_properties(make) -> None:  # type: ignore[no-untyped-def]
+    client, guard = make(cookieless=True)
+    assert post(client, {**VIEW, "m": "1"}).status_code == 202  # dropped with a page view
+    body = {"n": "buy", "u": f"{ORIGIN}/pricing", "d": "testserver", "m": '{"plan": "pro"}'}
+    assert post(client, body).status_code == 202
+    assert post(client, {**body, "m": None, "meta": {"plan": "team"}}).status_code == 400
+    r = post(client, {**body, "m": '{"email": "a@b.example"}'})
+    assert r.status_code == 400 and "beacon_props" in r.text
+    assert report(guard)["totals"] == {"pageviews": 1, "visitors": 1, "events": 1}
+    assert guard.stats is not None
+    props = event_properties(guard.stats.store, *[dt.datetime.now(dt.UTC).date()] * 2, "buy",
+                             min_visitors=1)
+    assert props["properties"] == {"plan": {"pro": 1}}
+
+
+@pytest.mark.parametrize(
+    ("domain", "status"),
+    [
+        ("testserver", 202),
+        ("TestServer.", 202),
+        ("www.testserver", 202),  # Plausible's own rule: a leading www. is the same site
+        ("static.example", 202),  # in beacon_hosts
+        ("testserver,static.example", 202),
+        ("other.example", 403),
+        ("testserver,other.example", 403),
+        ("testserver.evil.example", 403),
+        ("", 400),
+    ],
+)
+def test_domain_must_be_this_site(make, domain, status) -> None:  # type: ignore[no-untyped-def]
+    client, guard = make(cookieless=True, beacon_hosts=("static.example",))
+    r = post(client, {**VIEW, "d": domain})
+    assert r.status_code == status, r.text
+    if status == 403:
+        assert "'d'" in r.text and "not this site" in r.text
+    assert report(guard)["totals"]["pageviews"] == (1 if status == 202 else 0)
+
+
+@pytest.mark.parametrize("name", ["clicked 5550123456789", "user.8812345",
+                                  "tok9f8e7d6c5b4a39281706", "Signup sess_tok9f8e7d6c5b4a39281706"])
+def test_identifier_like_event_names_are_refused(make, name) -> None:  # type: ignore[no-untyped-def]
+    client, guard = make(cookieless=True)
+    r = post(client, {**VIEW, "n": name})
+    assert r.status_code == 400 and "'n' looks like an identifier" in r.text, r.text
+    assert report(guard, "event")["rows"] == []
+    assert report(guard)["totals"] == {"pageviews": 0, "visitors": 0, "events": 0}
 
 
 def test_planted_identifiers_never_reach_the_report(make) -> None:  # type: ignore[no-untyped-def]

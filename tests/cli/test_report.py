@@ -43,7 +43,7 @@ def test_json_is_the_report_object(db, capsys) -> None:  # type: ignore[no-untyp
     assert [r["key"] for r in body["rows"]] == ["/a", "/c"]
     assert body["min_visitors"] == 5 and body["suppressed"]["rows"] == 2
     assert set(body) == {"by", "from", "to", "min_visitors", "noise_epsilon", "rows",
-                         "suppressed", "totals"}
+                         "suppressed", "totals", "totals_withheld"}
 
 
 def test_table_has_bars_and_says_what_was_withheld(db, capsys) -> None:  # type: ignore[no-untyped-def]
@@ -119,7 +119,8 @@ def test_not_a_database(tmp_path, capsys) -> None:  # type: ignore[no-untyped-de
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not sqlite" * 100)
     code, _, err = run(capsys, "--store", f"sqlite:///{junk}")
-    assert code == 2 and "cannot open store" in err and err.count("\n") == 1
+    assert code == 2 and "not a beaconguard statistics database" in err
+    assert err.count("\n") == 1
 
 
 def test_no_planted_identifier_in_any_format(db, capsys) -> None:  # type: ignore[no-untyped-def]
@@ -143,3 +144,104 @@ def test_console_script_end_to_end(db) -> None:  # type: ignore[no-untyped-def]
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["rows"][0]["key"] == "/a"
+
+
+def _foreign(tmp_path: Path) -> Path:
+    import sqlite3
+
+    path = tmp_path / "app.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT)")
+    db.execute("INSERT INTO users (email) VALUES ('someone@example.com')")
+    db.commit()
+    db.close()
+    return path
+
+
+@pytest.mark.parametrize("command", [["report"], ["report", "--format", "json"], ["purge"]])
+def test_a_foreign_or_empty_database_is_refused_and_left_alone(tmp_path, command) -> None:  # type: ignore[no-untyped-def]
+    """The audit: report and purge added beaconguard's tables (and WAL) to any SQLite file."""
+    from tests.cli.helpers import one_line, run_process
+
+    foreign = _foreign(tmp_path)
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    for path in (foreign, empty):
+        before = path.read_bytes()
+        proc = run_process(*command, "--store", f"sqlite:///{path}")
+        err = proc.stderr.decode()
+        assert proc.returncode != 0 and proc.stdout == b""
+        assert one_line(err) and "not a beaconguard statistics database" in err, err
+        assert path.read_bytes() == before  # byte for byte
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app.db", "empty.db"]  # no -wal
+
+
+def test_report_opens_the_database_read_only(db) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    path = Path(db.removeprefix("sqlite:///"))
+    os.chmod(path, 0o644)
+    before = path.read_bytes()
+    from tests.cli.helpers import run_process
+
+    proc = run_process("report", "--store", db, *PERIOD, "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert path.read_bytes() == before
+    assert (os.stat(path).st_mode & 0o777) == 0o644  # not re-permissioned either
+
+
+def test_table_and_csv_show_withheld_totals_as_withheld(db, capsys) -> None:  # type: ignore[no-untyped-def]
+    """``--filter page=/b`` (3 visitors, k=5): rows, sums and totals all withheld."""
+    code, out, _ = run(capsys, "--store", db, *PERIOD, "--format", "json", "--by", "browser",
+                       "--filter", "page=/b")
+    assert code == 0
+    body = json.loads(out)
+    assert body["rows"] == [] and body["totals_withheld"] is True
+    assert body["totals"] == {"pageviews": None, "visitors": None, "events": None}
+    assert body["suppressed"] == {"rows": 1, "pageviews": None, "visitors": None}
+    code, out, _ = run(capsys, "--store", db, *PERIOD, "--by", "browser", "--filter", "page=/b")
+    assert code == 0
+    flat = " ".join(out.split())
+    assert "totals withheld (fewer than 5 visitors)" in flat
+    total_line = next(line for line in out.splitlines() if "total" in line.split())
+    assert "\N{EN DASH}" in total_line and not any(ch.isdigit() for ch in total_line)
+    code, out, err = run(capsys, "--store", db, *PERIOD, "--format", "csv", "--by", "browser",
+                         "--filter", "page=/b")
+    assert code == 0 and out == "key,pageviews,visitors,events\n"
+    assert "totals withheld" in err and "3" not in err.replace("2026-03-10", "")
+
+
+@pytest.mark.parametrize("columns", ["60", "45"])
+def test_narrow_terminal_keeps_the_key_column(db, columns) -> None:  # type: ignore[no-untyped-def]
+    from tests.cli.helpers import run_process
+
+    proc = run_process("report", "--store", db, *PERIOD, "--min-visitors", "1",
+                       env={"COLUMNS": columns, "PYTHONIOENCODING": "utf-8"})
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout.decode()
+    for key in ("/a", "/b", "/c", "/users/{email}"):
+        assert key in text, (key, text)
+
+
+def test_ascii_terminal_gets_an_ascii_table_or_one_line(db, tmp_path, make_settings) -> None:  # type: ignore[no-untyped-def]
+    from tests.cli.helpers import one_line, run_process
+
+    ascii_env = {"PYTHONIOENCODING": "ascii", "COLUMNS": "100"}
+    proc = run_process("report", "--store", db, *PERIOD, env=ascii_env)
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout.decode("ascii")
+    assert "/a" in text and "#" in text and "total" in text
+    # A key outside ASCII cannot be shown there: one line, not rich's two.
+    url = f"sqlite:///{tmp_path / 'cafe.db'}"
+    from tests.stats.helpers import Feeder
+
+    store = open_store(url)
+    f = Feeder(store, make_settings(store=url))
+    f.visit("/", query=b"utm_source=caf%C3%A9")
+    f.flush()
+    store.close()
+    proc = run_process("report", "--store", url, *PERIOD, "--min-visitors", "1",
+                       "--by", "utm_source", env=ascii_env)
+    err = proc.stderr.decode()
+    assert proc.returncode != 0 and one_line(err), err
+    assert "PYTHONIOENCODING=utf-8" in err and "--format json" in err

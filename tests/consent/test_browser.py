@@ -34,6 +34,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
             "BEACONGUARD_DEMO_VAR": str(var),
             "DEMO_PIXEL_ORIGIN": pixel,
             "BEACONGUARD_STORE": "memory://",
+            "BEACONGUARD_CONSENT_CLEAR_SITE_DATA": "true",
         }
         with uvicorn_server("demo_site.app:app", env=env) as site:
             yield site, pixel
@@ -81,12 +82,17 @@ def test_cookies_and_pixel_follow_consent(demo, browser_context):
     assert page.evaluate("document.documentElement.dataset.stats") == "on"
     assert banner.is_hidden()
 
-    # 3. Withdraw through the reopen link: the cookies are expired by the server.
+    # 3. Withdraw through the reopen link: "reject all" after a grant is "withdraw
+    #    everything" (DELETE, with Clear-Site-Data here), then the rejection is recorded.
     page.click("[data-consent-open]")
     banner.wait_for(state="visible")
+    seen: list[Any] = []
+    page.on("response", lambda r: r.url.endswith("/_bg/consent") and seen.append(r))
     with page.expect_navigation():
         page.click("#bg-reject")
     settle(page)
+    calls = [(r.request.method, r.status, r.header_value("clear-site-data")) for r in seen]
+    assert calls[:2] == [("DELETE", 200, '"cookies"'), ("POST", 200, None)]
     names = cookie_names(page)
     assert not {"_ga", "_fbp"} & (names["script"] | names["held"])
     assert "bg_consent" in names["held"] and "bg_consent" not in names["script"]  # HttpOnly
@@ -151,3 +157,62 @@ def test_banner_shows_when_the_state_arrives_before_its_script(demo, browser_con
     assert len(held) == 1
     held[0].continue_()
     page.locator("#bg-banner").wait_for(state="visible")
+
+
+def test_reopened_banner_closes_on_escape_and_gives_focus_back(demo, browser_context):
+    site, _ = demo
+    page = browser_context.new_page()
+    page.goto(site + "/")
+    banner = page.locator("#bg-banner")
+    banner.wait_for(state="visible")
+    settle(page)
+    # The first-visit banner waits for an answer: Escape does not dismiss it.
+    page.keyboard.press("Escape")
+    assert banner.is_visible()
+    page.click("#bg-choose")
+    page.click("#bg-save")  # necessary only, in place (nothing to reload)
+    banner.wait_for(state="hidden")
+
+    page.focus("[data-consent-open]")
+    page.keyboard.press("Enter")
+    banner.wait_for(state="visible")
+    assert page.evaluate("document.activeElement.id") == "bg-title"
+    page.keyboard.press("Escape")
+    banner.wait_for(state="hidden")
+    assert page.evaluate("document.activeElement.hasAttribute('data-consent-open')")
+
+
+@pytest.mark.parametrize("failure", ["500", "network"])
+def test_a_failed_save_shows_a_message_not_an_error(demo, browser_context, failure):
+    site, _ = demo
+    page = browser_context.new_page()
+    errors: list[Any] = []
+    page.on("pageerror", lambda exc: errors.append(exc))
+
+    def fail_posts(route: Any) -> None:
+        if route.request.method == "GET":
+            route.continue_()
+        elif failure == "500":
+            route.fulfill(status=500, content_type="application/json", body='{"error": "x"}')
+        else:
+            route.abort()
+
+    page.route("**/_bg/consent", fail_posts)
+    page.goto(site + "/")
+    banner = page.locator("#bg-banner")
+    banner.wait_for(state="visible")
+    settle(page)
+    page.click("#bg-accept")
+    message = page.locator("#bg-error")
+    message.wait_for(state="visible")
+    assert "could not be saved" in message.inner_text()
+    assert banner.is_visible()
+    settle(page)
+    assert errors == []
+    assert "bg_consent" not in {c["name"] for c in page.context.cookies()}
+    # The next attempt, once the server answers, goes through and clears the message.
+    page.unroute("**/_bg/consent")
+    with page.expect_navigation():
+        page.click("#bg-accept")
+    settle(page)
+    assert banner.is_hidden()

@@ -79,6 +79,68 @@ def test_wildcard_subdomain_covering_a_denied_host_is_removed():
     assert policy["script-src"] == ["'self'", "https://ok.example"]
 
 
+@pytest.mark.parametrize("source", [
+    "https://pixel.example:443", "http://pixel.example:80", "pixel.example:443",
+    "https://PIXEL.example/", "https://pixel.example/tr/", "pixel.example:*", "pixel.example.",
+    "wss://pixel.example",
+])
+def test_a_denied_host_goes_on_any_scheme_port_or_path(source):
+    builder = CspBuilder({"marketing": ["https://pixel.example"]})
+    policy = parse(builder.policy(0, f"img-src 'self' {source}; script-src {source}".encode()))
+    assert policy["img-src"] == ["'self'"]
+    assert policy["script-src"] == ["'none'"]
+    granted = parse(builder.policy(0b100, f"img-src 'self' {source}".encode()))
+    assert source in granted["img-src"]
+
+
+def test_denied_wildcard_hosts_cover_their_subdomains():
+    builder = CspBuilder({"marketing": ["*.ads.example"]})
+    policy = parse(builder.policy(0, b"img-src 'self' https://x.ads.example ads.example.org"))
+    assert policy["img-src"] == ["'self'", "ads.example.org"]
+
+
+def test_strict_dynamic_goes_while_a_host_is_denied():
+    # With 'strict-dynamic' browsers ignore host sources for scripts, so a nonced tag
+    # manager could load the denied pixel's script: the keyword must go.
+    builder = CspBuilder({"marketing": ["https://pixel.example"]})
+    app = (b"script-src 'nonce-r4nd' 'strict-dynamic' https: 'unsafe-inline'; "
+           b"default-src 'self' 'strict-dynamic'")
+    policy = parse(builder.policy(0, app))
+    assert "'strict-dynamic'" not in policy["script-src"]
+    assert "'strict-dynamic'" not in policy["default-src"]
+    assert policy["script-src"] == ["'self'", "'nonce-r4nd'", "'unsafe-inline'"]
+    # Nothing denied (all granted): the app's policy keeps its keyword.
+    everything = parse(builder.policy(0b111, app))
+    assert "'strict-dynamic'" in everything["script-src"]
+    assert "https://pixel.example" in everything["script-src"]
+
+
+def test_denied_hosts_leave_default_src_and_other_fetch_directives():
+    builder = CspBuilder({"marketing": ["https://pixel.example"]})
+    app = (b"default-src 'self' https://pixel.example; style-src https://pixel.example "
+           b"https://fonts.example; font-src *; media-src pixel.example:443; "
+           b"object-src 'none'; form-action 'self'")
+    policy = parse(builder.policy(0, app))
+    assert policy["default-src"] == ["'self'"]
+    assert policy["style-src"] == ["https://fonts.example"]
+    assert policy["font-src"] == ["*"]  # the app's wildcard for fonts is its own choice
+    assert policy["media-src"] == ["'none'"]
+    assert policy["object-src"] == ["'none'"] and policy["form-action"] == ["'self'"]
+    # The gated directives, falling back to default-src, lose the host as before.
+    assert policy["img-src"] == ["'self'"]
+    granted = parse(builder.policy(0b100, app))
+    assert "https://pixel.example" in granted["default-src"]
+
+
+def test_script_src_elem_is_gated_when_the_app_sends_it():
+    builder = CspBuilder({"marketing": ["https://pixel.example"],
+                          "statistics": ["https://stats.example"]})
+    app = b"script-src 'self'; script-src-elem 'self' https://pixel.example *"
+    policy = parse(builder.policy(0b010, app))
+    assert policy["script-src-elem"] == ["'self'", "https://stats.example"]
+    assert "script-src-elem" not in parse(builder.policy(0b010, b"script-src 'self'"))
+
+
 def test_merged_policies_are_cached_and_bounded():
     builder = CspBuilder(HOSTS)
     for i in range(600):

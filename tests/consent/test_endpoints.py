@@ -137,6 +137,55 @@ def test_cross_origin_and_missing_origin_are_refused(make_client):
     assert delete.status_code == 403
 
 
+@pytest.mark.parametrize("origin", [
+    "https://testserver",  # another scheme: another origin
+    "http://testserver:8080",
+    "http://testserver.evil.example",
+    "http://user@testserver",
+    "http://testserver/path",
+    "testserver",
+    "ftp://testserver",
+    "http://",
+])
+def test_origin_must_match_scheme_host_and_port(make_client, origin):
+    client, _ = make_client()
+    response = client.post("/_bg/consent", json={"all": True}, headers={"origin": origin})
+    assert response.status_code == 403 and "cross-origin" in response.json()["error"]
+    delete = client.delete("/_bg/consent", headers={"origin": origin})
+    assert delete.status_code == 403
+
+
+@pytest.mark.parametrize(("scheme", "host", "origin"), [
+    ("http", b"testserver", "http://testserver:80"),
+    ("http", b"testserver:80", "http://testserver"),
+    ("https", b"shop.example", "https://shop.example"),
+    ("https", b"shop.example:443", "https://SHOP.example"),
+    ("http", b"127.0.0.1:8000", "http://127.0.0.1:8000"),
+    ("http", b"[::1]:8000", "http://[::1]:8000"),
+])
+def test_same_origin_with_default_ports_and_case(make_client, scheme, host, origin):
+    _, guard = make_client()
+    start, _ = asgi_request(
+        guard, "/_bg/consent",
+        [(b"host", host), (b"origin", origin.encode()), (b"content-type", b"application/json")],
+        method="POST", body=b'{"all": true}', scheme=scheme,
+    )
+    assert start["status"] == 200
+
+
+def test_https_page_on_an_http_scope_is_refused(make_client):
+    # Behind a TLS-terminating proxy without --proxy-headers the app sees http: the
+    # check refuses rather than guesses (the README says how to configure the proxy).
+    _, guard = make_client()
+    start, _ = asgi_request(
+        guard, "/_bg/consent",
+        [(b"host", b"shop.example"), (b"origin", b"https://shop.example"),
+         (b"content-type", b"application/json")],
+        method="POST", body=b'{"all": true}', scheme="http",
+    )
+    assert start["status"] == 403
+
+
 def test_wrong_type_size_and_method(make_client):
     client, _ = make_client()
     assert client.post("/_bg/consent", content=b"x", headers={

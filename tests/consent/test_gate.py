@@ -353,6 +353,19 @@ def test_on_decision_callback_gets_each_explicit_decision(make_client):
     ]
 
 
+def test_a_withdrawal_reaches_the_callback_as_its_own_source(make_client):
+    # The banner withdraws (DELETE) and then records the new choice (POST): the choice is
+    # the "explicit" decision, the withdrawal is counted apart.
+    got = []
+    client, guard = make_client()
+    assert guard.consent is not None
+    decide(client, all=True)
+    guard.consent.on_decision = lambda decisions, source: got.append(source)
+    client.delete("/_bg/consent", headers={"origin": ORIGIN})
+    decide(client, all=False)
+    assert got == ["withdraw", "explicit"]
+
+
 def test_a_failing_callback_does_not_break_the_decision(make_client):
     client, guard = make_client()
     assert guard.consent is not None

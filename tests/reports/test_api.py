@@ -91,6 +91,23 @@ def test_period_errors_use_the_api_words(client) -> None:  # type: ignore[no-unt
     assert "since 'week'" in error and "--" not in error
 
 
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ("filter=country=JP&by=browser", "works with by=page or by=country (got by=browser)"),
+        ("since=7d&from=2026-01-01", "give either since or from/to, not both"),
+        ("to=2026-01-01", "to needs from"),
+        ("from=2026-03-05&to=2026-03-01", "from 2026-03-05 is after to 2026-03-01"),
+    ],
+)
+def test_every_error_uses_parameter_names_not_cli_flags(client, query, words) -> None:  # type: ignore[no-untyped-def]
+    """The audit: 'works with --by page' in an API answer names a flag the API lacks."""
+    r = client.get("/?" + query, headers=AUTH)
+    assert r.status_code == 400
+    error = r.json()["error"]
+    assert words in error and "--" not in error
+
+
 def test_bad_bytes_and_long_queries_are_400(client) -> None:  # type: ignore[no-untyped-def]
     assert client.get("/?by=%ff%fe", headers=AUTH).status_code == 400
     assert client.get("/?by=" + "x" * 5000, headers=AUTH).status_code == 400

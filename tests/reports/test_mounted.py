@@ -119,3 +119,20 @@ def test_api_without_the_statistics_part_reads_the_store_itself(make_settings, t
         assert r.status_code == 200 and r.json()["rows"][0]["key"] == "/a"
     finally:
         g.close()
+
+
+def test_api_without_the_statistics_part_never_touches_a_foreign_database(make_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The audit: with stats off, mounting the API added beaconguard's tables to any file."""
+    import sqlite3
+
+    foreign = tmp_path / "app.db"
+    db = sqlite3.connect(foreign)
+    db.execute("CREATE TABLE users (email TEXT)")
+    db.commit()
+    db.close()
+    before = foreign.read_bytes()
+    with pytest.raises(ValueError, match="not a beaconguard statistics database"):
+        BeaconGuard(site(), settings=make_settings(store=f"sqlite:///{foreign}", stats=False,
+                                                   consent=False, report_token=TOKEN))
+    assert foreign.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["app.db"]

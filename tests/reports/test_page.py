@@ -111,6 +111,14 @@ def test_csp_allows_exactly_the_page_stylesheet() -> None:
     assert "default-src 'none'" in CSP and "script-src" not in CSP
 
 
+def test_withdrawals_are_shown_apart_from_choices() -> None:
+    # 6 withdrew marketing (each then chose again: those choices are in "explicit").
+    consent = {"marketing": {"granted": 5, "denied": 51, "by_source": {
+        "explicit": {"granted": 5, "denied": 45}, "withdraw": {"granted": 0, "denied": 6}}}}
+    words = text(render_dashboard(view(consent=consent)))
+    assert "marketing 5 (10%) 45 6" in words
+
+
 def test_keys_are_escaped() -> None:
     evil = '<img src=x onerror="alert(1)">'
     html = render_dashboard(view(sections=[("Top pages", "page", rep("page", [(evil, 9, 9)]))],
@@ -140,3 +148,21 @@ def test_empty_period() -> None:
 
 def test_noise_is_disclosed() -> None:
     assert "epsilon 0.5" in text(render_dashboard(view(noise_epsilon=0.5)))
+
+
+def test_withheld_totals_and_days_are_not_shown_as_numbers() -> None:
+    html = render_dashboard(view(
+        totals={"pageviews": None, "visitors": None, "events": None},
+        series=[{"day": "2026-11-01", "pageviews": 40, "visitors": 9},
+                {"day": "2026-11-02", "pageviews": None, "visitors": None},
+                {"day": "2026-11-03", "pageviews": 30, "visitors": 7}],
+    ))
+    words = text(html)
+    assert "Pageviews \N{EN DASH}" in words and "Visitors \N{EN DASH}" in words and "Events \N{EN DASH}" in words
+    assert "Totals withheld (\N{EN DASH}): fewer than 5 visitors in this period." in words
+    assert "1 day with fewer than 5 visitors is withheld from the chart" in words
+    assert "2026-11-02 \N{EN DASH} \N{EN DASH}" in words  # the daily table says withheld, not 0
+    svg = html[html.index('<div class="wide">'):html.index('<div class="narrow">')]
+    assert "Nov 2: " not in svg  # no bar, no dot with a tooltip for the withheld day
+    assert svg.count("<polyline") == 0  # two runs of one day each: dots, no joining line
+    assert "1 day with too few visitors to show" in svg

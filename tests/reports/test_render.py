@@ -96,5 +96,34 @@ def test_note_mentions_noise() -> None:
 
 
 def test_table_fits_a_narrow_terminal() -> None:
-    text = table_text(report(), width=60)
-    assert max(len(line) for line in text.splitlines()) <= 60
+    for width in (60, 69):
+        console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
+        console.print(render_table(report(), console_width=width))
+        text = console.export_text()
+        assert max(len(line) for line in text.splitlines()) <= width
+        # The audit: at 60 columns the rows showed no key at all.
+        lines = [ln.split() for ln in text.splitlines()]
+        ranked = {ln[0]: ln for ln in lines if ln[:1] in (["1"], ["2"])}
+        assert ranked["1"][1] == "/" and ranked["2"][1] == "/blog/{slug}"
+        assert "█" not in text  # below 70 columns the bar gives its room to the keys
+    text = table_text(report(), width=80)
+    assert "/blog/{slug}" in text and "█" in text
+
+
+def test_withheld_numbers_are_not_zeros() -> None:
+    rep = report(suppressed={"rows": 1, "pageviews": None, "visitors": None})
+    rep["totals"] = {"pageviews": None, "visitors": None, "events": None}
+    rep["totals_withheld"] = True
+    text = table_text(rep)
+    flat = " ".join(text.split())
+    assert "1 row withheld;" in flat and "pageviews," not in flat
+    assert "totals withheld (fewer than 5 visitors)" in flat
+    total = next(line for line in text.splitlines() if "total" in line.split())
+    assert total.split()[1:] == ["\N{EN DASH}", "\N{EN DASH}", "\N{EN DASH}"]
+
+
+def test_ascii_only_table() -> None:
+    console = Console(width=100, record=True, file=io.StringIO(), color_system=None)
+    console.print(render_table(report(), ascii_only=True))
+    assert "#" * 20 in console.export_text()
+    assert bar(5, 10, 20, ascii_only=True) == "#" * 10

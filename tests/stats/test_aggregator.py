@@ -250,3 +250,114 @@ def test_requests_never_touch_the_store(make_settings) -> None:  # type: ignore[
     f.flush()
     assert Counting.calls == before + 1
     assert sum(pages(store).values()) == 500
+
+
+def test_requests_never_touch_the_store_without_a_cached_day_key(make_settings) -> None:  # type: ignore[no-untyped-def]
+    """No key in memory (the store was down at start; midnight before the flusher ran):
+    the request still touches memory only; the flusher fetches the key and hashes."""
+    from beaconguard.stats.store.memory import MemoryStore
+
+    class Watched(MemoryStore):
+        up = False
+        calls: list[str] = []
+
+        def __getattribute__(self, name):  # type: ignore[no-untyped-def]
+            if name in ("write", "day_key", "drop_day_keys", "purge", "cell_rows"):
+                type(self).calls.append(name)
+            return super().__getattribute__(name)
+
+        def day_key(self, day, now):  # type: ignore[no-untyped-def]
+            if not self.up:
+                raise ConnectionError("store down")
+            return super().day_key(day, now)
+
+    store = Watched()
+    f = Feeder(store, make_settings())  # the start-up key fetch fails
+    assert not f.agg._keys
+    Watched.calls.clear()
+    for i in range(50):
+        f.visit("/a", client=f"10.3.0.{i % 10}")
+    assert Watched.calls == []  # not even one try per request, or per day
+    store.up = True
+    f.flush()  # the flusher fetches the key and hashes the waiting visits
+    assert Watched.calls == ["day_key", "write"]
+    assert not f.agg._unkeyed
+    assert run_report(store, ReportQuery(start=DAY0, end=DAY0, by="page", min_visitors=1))[
+        "rows"] == [{"key": "/a", "pageviews": 50, "visitors": 10, "events": 0}]
+
+    # Just after midnight, before the flusher's tick: no key for the new day in memory.
+    store.up = False
+    next_day = (int(NOON // DAY) + 1) * DAY
+    f.now = next_day + 5
+    Watched.calls.clear()
+    for i in range(20):
+        f.visit("/b", client=f"10.4.0.{i % 4}", at=f.now)
+    assert Watched.calls == []
+    f.flush()  # the key cannot be read: counted as page views without visitors
+    assert not f.agg._unkeyed  # the raw triples did not outlive their batch
+    store.up = True
+    f.flush()
+    day1 = DAY0 + dt.timedelta(days=1)
+    assert [(d["pageviews"], d["visitors"]) for d in daily_series(store, day1, day1)] == [(20, 0)]
+
+
+def test_the_flusher_fetches_tomorrows_key_before_midnight(make_settings) -> None:  # type: ignore[no-untyped-def]
+    from beaconguard.stats.days import day_number
+
+    store = open_store("memory://")
+    f = Feeder(store, make_settings())
+    today = day_number(NOON)
+    f.agg.maintain()
+    assert set(f.agg._keys) == {today}
+    f.now = (today + 1) * DAY - 300  # five minutes to midnight
+    f.agg.maintain()
+    assert set(f.agg._keys) == {today, today + 1}
+    assert f.agg._keys[today + 1] == store.day_key("2026-03-11", f.now)
+
+
+def test_retention_purge_runs_hourly_from_maintain(tmp_path, make_settings) -> None:  # type: ignore[no-untyped-def]
+    db = tmp_path / "stats.db"
+    store = open_store(f"sqlite:///{db}")
+    f = Feeder(store, make_settings(retention_days=30))
+    for days_ago in (45, 30, 29, 1, 0):
+        f.visit(f"/d{days_ago}", at=NOON - days_ago * DAY)
+    f.flush()
+
+    def stored_days() -> list[str]:
+        with sqlite3.connect(db) as conn:
+            return [d for (d,) in conn.execute("SELECT DISTINCT day FROM cells ORDER BY day")]
+
+    assert stored_days() == ["2026-01-24", "2026-02-08", "2026-02-09", "2026-03-09",
+                             "2026-03-10"]
+    f.agg.maintain()  # the first tick purges: keep the 30 days ending today
+    assert stored_days() == ["2026-02-09", "2026-03-09", "2026-03-10"]
+    assert daily_series(store, dt.date(2026, 2, 9), dt.date(2026, 2, 9))[0]["pageviews"] == 1
+
+    f.visit("/late", at=NOON - 40 * DAY)  # e.g. an ingested old log line
+    f.flush()
+    f.now = NOON + 1800
+    f.agg.maintain()  # within the hour: no second purge yet
+    assert "2026-01-29" in stored_days()
+    f.now = NOON + 3600
+    f.agg.maintain()
+    assert stored_days() == ["2026-02-09", "2026-03-09", "2026-03-10"]
+    # a day later the window has moved on by one day
+    f.now = NOON + DAY
+    f.agg.maintain()
+    assert stored_days() == ["2026-03-09", "2026-03-10"]
+    store.close()
+
+
+def test_head_and_prefetched_beacons_are_not_counted(store, make_settings) -> None:  # type: ignore[no-untyped-def]
+    beacon = {"page": "/spa", "referrer": None, "query": None, "event": None, "props": {}}
+    f = Feeder(store, make_settings(cookieless=True))
+    pixel = {"path": "/_bg/b.gif", "status": 200, "content_type": "image/gif"}
+    f.visit(**pixel, method="HEAD", beacon=beacon)
+    f.visit(**pixel, beacon=beacon, headers={"sec-purpose": "prefetch"})
+    f.visit(**pixel, beacon=beacon, headers={"purpose": "prefetch"})
+    f.visit(**pixel, beacon=beacon, headers={"sec-purpose": "prefetch;prerender"})
+    f.flush()
+    assert pages(store) == {}
+    f.visit(**pixel, beacon=beacon)
+    f.flush()
+    assert pages(store) == {"/spa": 1}

@@ -19,8 +19,12 @@ TOKEN = "tok9f8e7d6c5b4a39281706"
 SESSION = "SESSIONLEAKabcdef123456"
 UA = ("Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefox/126.0 "
       "LeakMarker/9.9.9")
+PHONE = "5550123456789"
+USER_ID = "user.8812345"
+#: Event names a careless page might send: each carries a person.
+EVENT_NAMES = [TOKEN, USER_ID, f"clicked_{PHONE}", f"signup:{TOKEN}", f"uid-{PHONE}"]
 PLANTED = [IP4, IP6, "2001:db8:85a3:0:0:8a2e:370:7334", EMAIL, "alice.leak", TOKEN, SESSION,
-           UA, "LeakMarker", "555-0123-4567", "user-8812345"]
+           UA, "LeakMarker", "555-0123-4567", "user-8812345", PHONE, USER_ID]
 PLANTED_BYTES = [ipaddress.ip_address(IP4).packed, ipaddress.ip_address(IP6).packed]
 
 
@@ -33,6 +37,7 @@ def traffic(guard: BeaconGuard) -> None:
                        f"&session={SESSION}", headers=headers)
             client.get(f"/shop/{EMAIL}/items/{TOKEN}", headers=headers)
             client.get("/", headers={**headers, "referer": f"https://{IP4}/{EMAIL}"})
+            client.get("/", headers={**headers, "referer": f"https://{TOKEN}.example.com/"})
             beacon = {"u": f"http://testserver/users/{EMAIL}/555-0123-4567?utm_medium={TOKEN}"
                            f"&uid=user-8812345",
                       "r": f"https://partner.example/{TOKEN}?e={EMAIL}",
@@ -43,6 +48,19 @@ def traffic(guard: BeaconGuard) -> None:
             r = client.get("/_bg/b.gif", params={"u": f"http://testserver/{TOKEN}", "r": EMAIL},
                            headers=headers)
             assert r.status_code == 200
+            for name in EVENT_NAMES:  # refused on every way in, so never stored
+                r = client.post("/_bg/e", content=json.dumps({"u": "http://testserver/x",
+                                                              "e": name}),
+                                headers={**headers, "content-type": "application/json"})
+                assert r.status_code == 400, (name, r.text)
+                r = client.get("/_bg/b.gif", params={"u": "http://testserver/y", "e": name},
+                               headers=headers)
+                assert r.status_code == 400, (name, r.text)
+                plausible = {"n": name.replace("_", " "), "u": "http://testserver/z",
+                             "d": "testserver"}
+                r = client.post("/api/event", content=json.dumps(plausible),
+                                headers={**headers, "content-type": "text/plain"})
+                assert r.status_code == 400, (name, r.text)
     guard.close()
 
 
@@ -60,12 +78,14 @@ def test_sqlite_file_holds_no_identifier(tmp_path: Path, make_settings) -> None:
     guard = BeaconGuard(starlette_app(),
                         settings=make_settings(store=f"sqlite:///{db}", cookieless=True,
                                                trusted_proxies=("127.0.0.1",),
-                                               beacon_props=("plan",)))
+                                               beacon_props=("plan",),
+                                               plausible_path="/api/event"))
     traffic(guard)
     files = sorted(tmp_path.glob("stats.db*"))
     blob = b"".join(p.read_bytes() for p in files)
     assert_clean(blob, ", ".join(p.name for p in files))
     assert b"/products/{id}" in blob  # the traffic was counted, anonymized
+    assert b"signup" in blob  # a label-like event name is kept
 
 
 @pytest.mark.redis
@@ -75,7 +95,7 @@ def test_redis_holds_no_identifier(redis_url: str, make_settings) -> None:  # ty
 
     guard = BeaconGuard(starlette_app(), settings=make_settings(
         store=redis_url, cookieless=True, trusted_proxies=("127.0.0.1",),
-        beacon_props=("plan",)))
+        beacon_props=("plan",), plausible_path="/api/event"))
     traffic(guard)
     r = redis.Redis.from_url(redis_url)
     parts: list[bytes] = []
@@ -94,3 +114,4 @@ def test_redis_holds_no_identifier(redis_url: str, make_settings) -> None:  # ty
     blob = b"\n".join(parts)
     assert_clean(blob, "redis")
     assert b"/products/{id}" in blob
+    assert b"signup" in blob

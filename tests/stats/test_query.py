@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from beaconguard.stats.query import (
+    DIMENSIONS,
     ReportQuery,
     bot_counts,
     consent_counts,
@@ -63,9 +64,62 @@ def test_by_page_rows_totals_and_suppression(fed) -> None:  # type: ignore[no-un
         {"key": "/a", "pageviews": 20, "visitors": 10, "events": 0},
         {"key": "/c", "pageviews": 6, "visitors": 6, "events": 0},
     ]
-    assert r["suppressed"] == {"rows": 1, "pageviews": 3, "visitors": 3}
+    # one withheld row: its numbers would be the row itself, so only the count is given
+    assert r["suppressed"] == {"rows": 1, "pageviews": None, "visitors": None}
     assert r["totals"] == {"pageviews": 29, "visitors": 19, "events": 0}
+    assert r["totals_withheld"] is False
     assert r["min_visitors"] == 5 and r["noise_epsilon"] is None
+
+
+@pytest.fixture
+def one_secret_visit(store, make_settings):  # type: ignore[no-untyped-def]
+    """20 visitors on /, one on /secret-page (the audit's probe)."""
+    f = Feeder(store, make_settings())
+    for i in range(20):
+        f.visit("/", client=f"10.0.0.{i}", ua=FIREFOX)
+    f.visit("/secret-page", client="10.9.9.9", ua=FIREFOX)
+    f.flush()
+    return store
+
+
+@pytest.mark.parametrize("by", DIMENSIONS)
+def test_a_filter_cannot_narrow_a_report_below_k(one_secret_visit, by) -> None:  # type: ignore[no-untyped-def]
+    r = run_report(one_secret_visit, q(by=by, filters={"page": "/secret-page"}, min_visitors=5))
+    assert r["rows"] == []
+    assert r["totals_withheld"] is True
+    assert r["totals"] == {"pageviews": None, "visitors": None, "events": None}
+    assert r["suppressed"]["pageviews"] is None and r["suppressed"]["visitors"] is None
+    assert r["suppressed"]["rows"] <= 1  # counted, never silently dropped
+    # The same through a non-page filter: one visitor from one browser is still one.
+    r = run_report(one_secret_visit, q(by="page", filters={"browser": "Firefox"},
+                                       min_visitors=5))
+    assert r["rows"] == [{"key": "/", "pageviews": 20, "visitors": 20, "events": 0}]
+    assert r["suppressed"] == {"rows": 1, "pageviews": None, "visitors": None}
+    assert r["totals"] == {"pageviews": 21, "visitors": 21, "events": 0}  # 21 >= k: shown
+
+
+def test_suppressed_sums_are_shown_for_a_group_of_k(store, make_settings) -> None:  # type: ignore[no-untyped-def]
+    f = Feeder(store, make_settings())
+    for i in range(3):
+        f.visit("/b", client=f"192.0.2.{i}")
+    for i in range(2):
+        f.visit("/c", client=f"192.0.2.{10 + i}")
+    f.visit("/d", client="192.0.2.20")
+    f.flush()
+    r = run_report(store, q(by="page", min_visitors=5))
+    assert r["rows"] == []
+    assert r["suppressed"] == {"rows": 3, "pageviews": 6, "visitors": 6}
+    assert r["totals"] == {"pageviews": 6, "visitors": 6, "events": 0}
+    # two rows, but together still fewer than k visitors: nothing but their count
+    r = run_report(store, q(by="page", min_visitors=10))
+    assert r["suppressed"] == {"rows": 3, "pageviews": None, "visitors": None}
+    assert r["totals_withheld"] is True and r["totals"]["pageviews"] is None
+
+
+def test_an_empty_period_reports_zeros(store) -> None:  # type: ignore[no-untyped-def]
+    r = run_report(store, q(by="page", min_visitors=5))
+    assert r["totals"] == {"pageviews": 0, "visitors": 0, "events": 0}
+    assert r["totals_withheld"] is False
 
 
 def test_other_dimensions(fed) -> None:  # type: ignore[no-untyped-def]
@@ -126,6 +180,44 @@ def test_noise_is_deterministic_keyed_and_needs_a_secret(fed) -> None:  # type: 
         assert row["pageviews"] >= 0 and row["visitors"] >= 0
     with pytest.raises(ValueError, match="secret"):
         run_report(fed, query)
+
+
+def test_noise_is_keyed_on_the_cell_not_the_query(one_secret_visit) -> None:  # type: ignore[no-untyped-def]
+    """The audit: the total of ``filter page=/`` by every dimension were 10 fresh draws."""
+    store, eps = one_secret_visit, 0.5
+    reads = []
+    for by in DIMENSIONS:
+        r = run_report(store, q(by=by, filters={"page": "/"}, min_visitors=1,
+                                noise_epsilon=eps), secret=SECRET)
+        reads.append((r["totals"]["pageviews"], r["totals"]["visitors"]))
+    row = next(x for x in run_report(store, q(by="page", min_visitors=1, noise_epsilon=eps),
+                                     secret=SECRET)["rows"] if x["key"] == "/")
+    reads.append((row["pageviews"], row["visitors"]))
+    assert len(set(reads)) == 1  # one cell, one noisy value, however it is reached
+    # ... and it is noise: over many cells the draws are not all zero
+    one_day = [
+        run_report(store, q(start=DAY0 - dt.timedelta(days=i), end=DAY0, by="page",
+                            filters={"page": "/"}, min_visitors=1, noise_epsilon=eps),
+                   secret=SECRET)["totals"]["pageviews"]
+        for i in range(10)
+    ]
+    assert any(v != 20 for v in one_day)
+    # the whole-site total of one day is the same cell as that day's daily series point
+    total = run_report(store, q(min_visitors=1, noise_epsilon=eps), secret=SECRET)["totals"]
+    point = daily_series(store, DAY0, DAY0, noise_epsilon=eps, secret=SECRET)[0]
+    assert (point["pageviews"], point["visitors"]) == (total["pageviews"], total["visitors"])
+
+
+def test_daily_series_applies_k_and_noise(fed) -> None:  # type: ignore[no-untyped-def]
+    days = (DAY0 - dt.timedelta(days=1), DAY0 + dt.timedelta(days=1))
+    series = daily_series(fed, *days, min_visitors=5)
+    assert series == [
+        {"day": "2026-03-09", "pageviews": 0, "visitors": 0},  # nothing counted: zeros
+        {"day": "2026-03-10", "pageviews": 29, "visitors": 19},
+        {"day": "2026-03-11", "pageviews": None, "visitors": None},  # one visitor: withheld
+    ]
+    with pytest.raises(ValueError, match="secret"):
+        daily_series(fed, *days, noise_epsilon=1.0)
 
 
 def test_noise_has_the_stated_scale(store) -> None:  # type: ignore[no-untyped-def]

@@ -14,8 +14,8 @@ from starlette.routing import Route
 async def cdn_page(request: Request) -> Response:
     origin = os.environ["BG_APP_ORIGIN"]
     return HTMLResponse(
-        f'<!doctype html><title>cdn</title><script src="{origin}/_bg/b.js" '
-        f'data-endpoint="{origin}/_bg" defer></script>'
+        # No data-endpoint: the script finds its endpoints beside its own URL.
+        f'<!doctype html><title>cdn</title><script src="{origin}/_bg/b.js" defer></script>'
     )
 
 

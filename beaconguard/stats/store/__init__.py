@@ -5,8 +5,14 @@ from __future__ import annotations
 from beaconguard.stats.store.base import Batch, Cell, CellRow, Delta, Store
 
 
-def open_store(url: str) -> Store:
-    """The store ``url`` names: ``memory://``, ``sqlite:///path`` or ``redis://host:port/db``."""
+def open_store(url: str, *, read_only: bool = False, must_exist: bool = False) -> Store:
+    """The store ``url`` names: ``memory://``, ``sqlite:///path`` or ``redis://host:port/db``.
+
+    Report readers pass ``read_only=True``: an SQLite file is then opened read-only and
+    must already be a beaconguard statistics database (nothing is created or changed).
+    ``must_exist=True`` writes, but only to an existing beaconguard database (purging).
+    Redis and memory stores create nothing on opening, so the flags change nothing there.
+    """
     if url.startswith("memory://"):
         from beaconguard.stats.store.memory import MemoryStore
 
@@ -14,7 +20,7 @@ def open_store(url: str) -> Store:
     if url.startswith("sqlite:///"):
         from beaconguard.stats.store.sqlite import SQLiteStore
 
-        return SQLiteStore(url)
+        return SQLiteStore(url, read_only=read_only, must_exist=must_exist)
     if url.startswith(("redis://", "rediss://", "unix://")):
         from beaconguard.stats.store.redis import RedisStore
 

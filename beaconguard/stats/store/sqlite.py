@@ -54,19 +54,41 @@ ON CONFLICT (dim, page, day, value) DO UPDATE SET
 """
 
 
-class SQLiteStore:
-    """Aggregates in one SQLite file, shared by every process on the machine."""
+#: Tables every beaconguard statistics database has; a file without them is someone else's.
+REQUIRED_TABLES = frozenset({"cells", "bots", "consent", "day_keys"})
 
-    def __init__(self, url: str) -> None:
+
+class NotAStatsDatabase(ValueError):
+    """The file exists but is not a beaconguard statistics database (or no database)."""
+
+
+class SQLiteStore:
+    """Aggregates in one SQLite file, shared by every process on the machine.
+
+    By default (the middleware's writer) the file and its tables are created as needed.
+    ``read_only=True`` (reports, the dashboard) opens an existing database with SQLite's
+    ``mode=ro``: nothing is created, converted or re-permissioned, and a file without
+    beaconguard's tables is refused with :class:`NotAStatsDatabase`. ``must_exist=True``
+    (``beaconguard purge``) writes, but only to an existing beaconguard database.
+    """
+
+    def __init__(self, url: str, *, read_only: bool = False, must_exist: bool = False) -> None:
         self.url = url
         path = url.removeprefix("sqlite:///")
         if not path:
             raise ValueError(f"store: {url!r} names no file; use sqlite:///path/stats.db")
         self.path = Path(path)
+        self.read_only = read_only
+        if read_only or must_exist:
+            self._check_existing()
+        if read_only:
+            self._connect()
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._connect()
-        with self._lock:
-            self._db.executescript(_SCHEMA)
+        if not must_exist:
+            with self._lock:
+                self._db.executescript(_SCHEMA)
         if os.name == "posix":
             # Aggregates only, but still nobody else's business.
             for suffix in ("", "-wal", "-shm"):
@@ -74,8 +96,41 @@ class SQLiteStore:
                 if p.exists():
                     p.chmod(0o600)
 
+    def _ro_uri(self) -> str:
+        # as_uri() percent-encodes the path, so "?" or "#" in a file name stay file name.
+        return self.path.resolve().as_uri() + "?mode=ro"
+
+    def _check_existing(self) -> None:
+        """Refuse a missing file, a file that is no database, or someone else's database."""
+        if not self.path.is_file():
+            raise NotAStatsDatabase(f"no statistics database at {self.path}")
+        not_ours = NotAStatsDatabase(
+            f"{self.path} is not a beaconguard statistics database"
+        )
+        try:
+            db = sqlite3.connect(self._ro_uri(), uri=True, timeout=30)
+            try:
+                names = {
+                    row[0]
+                    for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                }
+            finally:
+                db.close()
+        except sqlite3.DatabaseError:
+            raise not_ours from None
+        if not names >= REQUIRED_TABLES:
+            raise not_ours
+
     def _connect(self) -> None:
         self._lock = threading.Lock()
+        if self.read_only:
+            # Read-only: no journal mode switch (that would write), no schema, no chmod.
+            self._db = sqlite3.connect(
+                self._ro_uri(), uri=True, timeout=30, isolation_level=None,
+                check_same_thread=False,
+            )
+            self._db.execute("PRAGMA busy_timeout = 30000")
+            return
         # Autocommit mode: transactions are explicit, so a flush is exactly one of them.
         self._db = sqlite3.connect(
             self.path, timeout=30, isolation_level=None, check_same_thread=False
