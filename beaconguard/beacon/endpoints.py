@@ -73,6 +73,29 @@ def _host(scope: Scope) -> str:
     return ""
 
 
+class BodyTooLarge(Exception):
+    """The request body went past the endpoint's limit (answer 413)."""
+
+
+async def read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or ``None`` when the client went away first.
+
+    Reading stops as soon as ``limit`` is passed (:class:`BodyTooLarge`): a beacon never
+    buffers more than a few kilobytes, whatever the client sends.
+    """
+    body = bytearray()
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+        if len(body) > limit:
+            raise BodyTooLarge
+    return bytes(body)
+
+
 def _header(scope: Scope, wanted: bytes) -> str:
     for name, value in scope["headers"]:
         if name == wanted:
@@ -122,17 +145,13 @@ def make_endpoints(settings: Settings) -> dict[str, ASGIApp]:
         if declared.isdigit() and int(declared) > MAX_BODY:
             await _reject(send, 413, f"body larger than {MAX_BODY} bytes")
             return
-        body = bytearray()
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-            if len(body) > MAX_BODY:
-                await _reject(send, 413, f"body larger than {MAX_BODY} bytes")
-                return
+        try:
+            body = await read_body(receive, MAX_BODY)
+        except BodyTooLarge:
+            await _reject(send, 413, f"body larger than {MAX_BODY} bytes")
+            return
+        if body is None:
+            return
         try:
             fields = json.loads(body.decode("utf-8"), parse_constant=_no_constants)
         except (UnicodeDecodeError, ValueError, RecursionError):

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from beaconguard.beacon.endpoints import SCOPE_KEY
+from beaconguard.beacon.endpoints import SCOPE_KEY, BodyTooLarge, read_body
 from beaconguard.beacon.payload import (
     MAX_BODY,
     BeaconError,
@@ -133,17 +133,13 @@ def make_plausible_endpoint(settings: Settings) -> ASGIApp:
         if declared.isdigit() and int(declared) > MAX_BODY:
             await _answer(send, 413, f"body larger than {MAX_BODY} bytes\n".encode())
             return
-        body = bytearray()
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-            if len(body) > MAX_BODY:
-                await _answer(send, 413, f"body larger than {MAX_BODY} bytes\n".encode())
-                return
+        try:
+            body = await read_body(receive, MAX_BODY)
+        except BodyTooLarge:
+            await _answer(send, 413, f"body larger than {MAX_BODY} bytes\n".encode())
+            return
+        if body is None:
+            return
         try:
             fields = json.loads(body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError, RecursionError):
