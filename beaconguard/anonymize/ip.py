@@ -16,7 +16,8 @@ import hashlib
 import hmac
 import ipaddress
 from collections.abc import Callable
-from functools import lru_cache
+
+from beaconguard.anonymize.cache import bounded_cache
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -24,11 +25,13 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _V4_COMPAT = ipaddress.ip_network("::/96")
 
 IPFilter = Callable[[str | None, float], str | None]
+#: Longer than any address with brackets, zone id and port: refused, never cached.
+MAX_ADDRESS = 64
 
 
 def parse(value: str | None) -> IPAddress | None:
     """Parse an address (brackets, zone ids and embedded IPv4 handled); ``None`` if invalid."""
-    if not value or len(value) > 64:
+    if not value or len(value) > MAX_ADDRESS:
         return None
     text = value.strip()
     if text.startswith("[") and text.endswith("]"):
@@ -100,10 +103,11 @@ def make_ip_filter(
 
     if mode == "truncate":
 
-        @lru_cache(maxsize=cache_size)
-        def truncate_cached(value: str) -> str | None:
+        def truncate_one(value: str) -> str | None:
             ip = parse(value)
             return None if ip is None else truncate(ip, v4_prefix, v6_prefix)
+
+        truncate_cached = bounded_cache(truncate_one, cache_size, MAX_ADDRESS)
 
         def truncate_filter(value: str | None, when: float) -> str | None:
             return None if value is None else truncate_cached(value)

@@ -11,13 +11,13 @@ from __future__ import annotations
 import re
 import time as _time
 from collections.abc import Callable, Sequence
-from functools import lru_cache
 from typing import Any
 
+from beaconguard.anonymize.cache import bounded_cache
 from beaconguard.anonymize.geo import make_country_lookup
 from beaconguard.anonymize.identifiers import looks_like_identifier
 from beaconguard.anonymize.ip import make_ip_filter
-from beaconguard.anonymize.path import anonymize_path, route_path
+from beaconguard.anonymize.path import MAX_PATH, anonymize_path, route_path
 from beaconguard.anonymize.query import make_query_filter
 from beaconguard.anonymize.referrer import make_referrer_filter
 from beaconguard.anonymize.useragent import make_classifier
@@ -37,6 +37,8 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
                       "CONNECT"})
 _HOST = re.compile(r"[a-z0-9.-]{1,253}(?::\d{1,5})?|\[[0-9a-f:.]{2,45}\](?::\d{1,5})?")
 MAX_HEADER_VALUE = 200
+#: A host name (253) with a port, or a bracketed IPv6 literal with one.
+MAX_HOST = 262
 
 
 class Pipeline:
@@ -76,7 +78,7 @@ def clean_host(host: str) -> str | None:
 
 def request_step() -> Step:
     """``method``, ``host``, ``status``, ``bytes``, ``duration_ms``: facts about our side."""
-    host_of = lru_cache(maxsize=256)(clean_host)
+    host_of = bounded_cache(clean_host, 256, MAX_HOST)
 
     def step(visit: Visit, record: Record) -> None:
         record["method"] = visit.method if visit.method in _METHODS else "OTHER"
@@ -92,7 +94,7 @@ def path_step(cache_size: int = 4096) -> Step:
     """``path``: the route template, or the path with identifier segments replaced."""
     # Bounded, per pipeline: 404s, mounts and offline logs have no template, and the same
     # paths come back again and again.
-    anonymize = lru_cache(maxsize=cache_size)(anonymize_path)
+    anonymize = bounded_cache(anonymize_path, cache_size, MAX_PATH)
 
     def step(visit: Visit, record: Record) -> None:
         if visit.route is None:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from functools import lru_cache
 from urllib.parse import quote, unquote_plus
 
+from beaconguard.anonymize.cache import bounded_cache
 from beaconguard.anonymize.identifiers import looks_like_identifier
 
 QueryFilter = Callable[[bytes], str | None]
@@ -75,4 +75,4 @@ def make_query_filter(
                 kept.append(name + "=" + REDACTED)
         return "&".join(kept) or None
 
-    return lru_cache(maxsize=cache_size)(query_filter)
+    return bounded_cache(query_filter, cache_size, MAX_QUERY)

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from functools import lru_cache
 from urllib.parse import urlsplit
 
+from beaconguard.anonymize.cache import bounded_cache
 from beaconguard.anonymize.identifiers import looks_like_identifier
 from beaconguard.anonymize.ip import parse as parse_ip
 from beaconguard.anonymize.path import PLACEHOLDER, from_raw_target
@@ -27,7 +27,7 @@ _HOST = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}\.?)*")
 
 def make_referrer_filter(cache_size: int = 1024) -> ReferrerFilter:
     """:func:`anonymize_referrer` behind a bounded LRU cache (referrers repeat a lot)."""
-    return lru_cache(maxsize=cache_size)(anonymize_referrer)
+    return bounded_cache(anonymize_referrer, cache_size, MAX_REFERRER)
 
 
 def anonymize_referrer(referer: str, own_host: str) -> str | None:

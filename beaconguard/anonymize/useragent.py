@@ -9,11 +9,11 @@ memory past the cache size nor cost more than one parse each.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
 from typing import NamedTuple
 
 import user_agents
 
+from beaconguard.anonymize.cache import bounded_cache
 from beaconguard.bots import bot_reason
 
 #: Longer strings are not parsed: no real browser sends one, and parsing is not free.
@@ -78,4 +78,4 @@ def parse(ua: str) -> UAInfo:
 
 def make_classifier(cache_size: int = 4096) -> Callable[[str], UAInfo]:
     """A bounded, cached :func:`parse`; one per middleware so caches are not global."""
-    return lru_cache(maxsize=cache_size)(parse)
+    return bounded_cache(parse, cache_size, MAX_UA)
