@@ -7,6 +7,7 @@ are computed each time (cheaply: the refusal is the first check) and never store
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -20,11 +21,17 @@ def bounded_cache(func: Callable[..., T], maxsize: int, max_len: int) -> Callabl
     The returned callable has ``cache_info()`` like an ``lru_cache`` function.
     """
     cached = lru_cache(maxsize=maxsize)(func)
+    call: Callable[..., T]
+    # On the hot path for every request: no *args tuple for the one-argument processors.
+    if len(inspect.signature(func).parameters) == 1:
 
-    def call(value: Any, *rest: Any) -> T:
-        if len(value) > max_len:
-            return func(value, *rest)
-        return cached(value, *rest)
+        def call(value: Any) -> T:
+            return func(value) if len(value) > max_len else cached(value)
+
+    else:
+
+        def call(value: Any, *rest: Any) -> T:
+            return func(value, *rest) if len(value) > max_len else cached(value, *rest)
 
     call.cache_info = cached.cache_info  # type: ignore[attr-defined]
     call.__doc__ = func.__doc__
