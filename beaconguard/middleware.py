@@ -23,6 +23,7 @@ from beaconguard.beacon import plausible
 from beaconguard.client import make_client_resolver
 from beaconguard.consent.endpoints import build_routes as consent_routes
 from beaconguard.consent.gate import ConsentGate
+from beaconguard.consent.state import ConsentState
 from beaconguard.reports import part as reports_part
 from beaconguard.settings import Settings
 from beaconguard.stats import part as stats_part
@@ -32,7 +33,8 @@ from beaconguard.visit import Visit
 #: Called with each finished request: the raw visit (in memory) and its anonymized record.
 Consumer = Callable[[Visit, Record], None]
 
-# Request headers the core reads; parts add theirs at construction.
+# Request headers the consumers read; parts add theirs at construction. The Cookie header
+# is never among them: the raw session tokens have no business in the Visit.
 _CORE_HEADERS = {
     b"host": "host",
     b"user-agent": "user-agent",
@@ -85,7 +87,6 @@ class BeaconGuard:
         self.consent: ConsentGate | None = None
         if s.consent:
             self.consent = ConsentGate(s, resolve_client=self._resolve_client)
-            self._wanted_headers.update(self.consent.wanted_headers)
             self.routes.update(consent_routes(self.consent, s.route_prefix))
 
         # --- statistics: aggregator consumer, beacon routes, flush on shutdown ---
@@ -100,6 +101,8 @@ class BeaconGuard:
         reports_part.attach(self)
 
         self._has_consumers = bool(self.consumers)
+        # The request headers the consumers read, as (raw name, key in ``Visit.headers``).
+        self._wanted_items = tuple(self._wanted_headers.items())
 
     @staticmethod
     def _log_consumer(writer: LogWriter) -> Consumer:
@@ -124,24 +127,47 @@ class BeaconGuard:
                 await self.app(scope, receive, send)
             return
 
+        gate = self.consent
+        if gate is None and not self._has_consumers:
+            target = self.routes.get(_route_path(scope), self.app) if self.routes else self.app
+            await target(scope, receive, send)
+            return
+        consent: ConsentState | None = None
+        stale: tuple[str, ...] = ()
+        headers = scope["headers"]
+        # One pass in C; a repeated name (HTTP/2 splits Cookie) takes the joining pass.
+        raw: dict[bytes, bytes] = dict(headers)
+        if len(raw) != len(headers):
+            raw = _join_repeated(headers)
+        if not self._has_consumers:
+            # Only the gate observes the request: no clock, no decoded headers, no
+            # response bookkeeping.
+            assert gate is not None
+            scope, state, stale = gate.enter(scope, raw)
+            target = self.routes.get(_route_path(scope), self.app) if self.routes else self.app
+            if target is not self.app:
+                await target(scope, receive, send)
+                return
+            response_start = gate.response_start
+
+            async def gate_send(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    message = response_start(message, state, stale, scope, raw)
+                await send(message)
+
+            await target(scope, receive, gate_send)
+            return
+
         started = time.perf_counter()
         now = time.time()
-        wanted = self._wanted_headers
         found: dict[str, str] = {}
-        for name, value in scope["headers"]:
-            key = wanted.get(name)
-            if key is not None:
-                if key in found:  # a repeated header (HTTP/2 splits Cookie): keep them all
-                    sep = "; " if key == "cookie" else ", "
-                    found[key] = found[key] + sep + value.decode("latin-1")
-                else:
-                    found[key] = value.decode("latin-1")
+        for name, key in self._wanted_items:
+            value = raw.get(name)
+            if value is not None:
+                found[key] = value.decode("latin-1")
 
-        gate = self.consent
-        consent = None
-        stale: tuple[str, ...] = ()
         if gate is not None:
-            scope, consent, stale = gate.enter(scope, found)
+            scope, consent, stale = gate.enter(scope, raw)
         target = self.routes.get(_route_path(scope), self.app) if self.routes else self.app
         # Only the app's responses are gated; the gate's own endpoints set what they mean to.
         gated = gate is not None and target is self.app
@@ -153,7 +179,7 @@ class BeaconGuard:
             if mtype == "http.response.start":
                 if gated:
                     assert gate is not None and consent is not None
-                    message = gate.response_start(message, consent, stale, scope, found)
+                    message = gate.response_start(message, consent, stale, scope, raw)
                 response[0] = message["status"]
                 for name, value in message.get("headers", ()):
                     if name.lower() == b"content-type":
@@ -226,6 +252,18 @@ class BeaconGuard:
             await send(message)
 
         return lifespan_send
+
+
+def _join_repeated(headers: Any) -> dict[bytes, bytes]:
+    """Request headers by name, a repeated name's values joined as one (``; `` for Cookie,
+    as HTTP/2 requires, ``, `` for any other)."""
+    out: dict[bytes, bytes] = {}
+    for name, value in headers:
+        if name in out:
+            out[name] = out[name] + (b"; " if name == b"cookie" else b", ") + value
+        else:
+            out[name] = value
+    return out
 
 
 def _route_path(scope: Scope) -> str:

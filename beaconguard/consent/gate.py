@@ -60,6 +60,16 @@ _PRIVATE = (b"cache-control", b"private")
 # Kinds of response header the gate reads (0: any other header).
 _SET_COOKIE, _CONTENT_TYPE, _CSP, _CACHE_CONTROL = 1, 2, 3, 4
 _HOSTNAME = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)+")
+# Parsed Cookie headers kept, and the longest one kept (a browser's is rarely over 4 KB).
+# They hold session tokens: memory only, never written, gone when evicted.
+_PARSED_CACHE = 1024
+_MAX_CACHED_HEADER = 4096
+#: (consent cookie value, (name, piece) pairs, mask → what ``_filter`` returned).
+_Parsed = tuple[
+    str | None,
+    tuple[tuple[str, str], ...],
+    dict[int, "tuple[bytes, tuple[str, ...]] | None"],
+]
 
 
 class ConsentGate:
@@ -69,9 +79,6 @@ class ConsentGate:
     ``on_decision`` is called with ``(decisions, "explicit")`` for every decision a
     visitor posts (the statistics part counts them); it may be set after construction.
     """
-
-    #: Request headers the gate reads (added to the middleware's single header pass).
-    wanted_headers = {b"cookie": "cookie", b"sec-gpc": "sec-gpc"}
 
     def __init__(
         self,
@@ -101,6 +108,8 @@ class ConsentGate:
         }
         # Per mask: cookie name (str from requests, bytes from responses) → may pass.
         self._keep: dict[int, dict[str | bytes, bool]] = {m: {} for m in masks}
+        # Cookie header → its parse and, per mask, what passes (see ``_parse``).
+        self._parsed: dict[bytes, _Parsed] = {}
         # (one name, host, secure) → its purge headers and their size in bytes.
         self._purge_cache: dict[tuple[str, str, bool], tuple[list[tuple[bytes, bytes]], int]] = {}
 
@@ -172,84 +181,107 @@ class ConsentGate:
         return self.gpc_default if gpc else self.default_state
 
     def enter(
-        self, scope: Scope, found: dict[str, str]
+        self, scope: Scope, raw: Mapping[bytes, bytes]
     ) -> tuple[Scope, ConsentState, tuple[str, ...]]:
         """Resolve the state and strip the request's non-consented cookies.
 
-        Returns the scope the app should see (the same object unless a cookie was
+        ``raw`` maps the request's header names to their values (a repeated header
+        joined). Returns the scope the app should see (the same object unless a cookie was
         removed), the state (also put at ``scope["state"]["consent"]``) and the names of
         denied registered cookies the browser still holds (the response expires them).
         """
-        # Taken out of the shared header dict: the raw Cookie header (session tokens and
-        # all) has no business in the Visit the other parts read.
-        header = found.pop("cookie", None)
-        if not header and self._country is None:
+        header = raw.get(b"cookie")
+        gpc = raw.get(b"sec-gpc") == b"1"
+        if not header:
             # No cookie, no region map (first visits, bots, most assets): a shared state.
-            state = self.gpc_default if found.get("sec-gpc") == "1" else self.default_state
-            app_state = scope.get("state")
-            if app_state is None:
-                scope["state"] = {"consent": state}
+            if self._country is None:
+                state = self.gpc_default if gpc else self.default_state
             else:
-                app_state["consent"] = state
+                state = self._fallback(gpc, self._client(scope, raw))
+            _put_state(scope, state)
             return scope, state, ()
-        consent_value = None
-        names: list[str] = []
-        if header:
-            pieces = header.split(";")
-            cookie_name = self._consent_name
-            for piece in pieces:
-                name, _, value = piece.partition("=")
-                name = name.strip()
-                if name == cookie_name:
-                    consent_value = value.strip().strip('"')
-                names.append(name)
-        gpc = found.get("sec-gpc") == "1"
-        loaded = self.cookie.loads(consent_value) if consent_value else None
+        parsed = self._parsed.get(header)
+        if parsed is None:
+            parsed = self._parse(header)
+        loaded = self.cookie.loads(parsed[0]) if parsed[0] else None
         if loaded is not None:
             state = loaded
         else:
             # No valid decision (none, tampered, expired, oversized, old revision): the
             # region default applies, so the client is resolved only now.
-            client = None
-            if self._country is not None and self._resolve_client is not None:
-                peer = scope.get("client")
-                client = self._resolve_client(
-                    peer[0] if peer else None, found.get("x-forwarded-for"),
-                    found.get("forwarded"),
-                )
-            state = self._fallback(gpc, client)
-        stale: tuple[str, ...] = ()
+            state = self._fallback(gpc, self._client(scope, raw) if self._country else None)
         mask = state.mask
-        if names and not (mask == self._full_mask and self.unregistered != "block"):
-            keep = self._keep[mask]
-            drop: set[int] | None = None
-            for name in names:
-                ok = keep.get(name)
-                if ok is None:
-                    ok = self._decide(name, mask, report=False)
-                if not ok:
-                    decide = self._decide
-                    drop = {
-                        i for i, n in enumerate(names)
-                        if not (keep[n] if n in keep else decide(n, mask, False))
-                    }
-                    break
-            if drop is not None:
-                stale = self._stale_names(names, drop)
-                new_header = "; ".join(
-                    p.strip() for i, p in enumerate(pieces) if i not in drop and p.strip()
-                ).encode("latin-1")
-                headers = [(k, v) for k, v in scope["headers"] if k != b"cookie"]
-                if new_header:
-                    headers.append((b"cookie", new_header))
-                scope = dict(scope)
-                scope["headers"] = headers
-        app_state = scope.get("state")
-        if app_state is None:
-            scope["state"] = {"consent": state}
+        by_mask = parsed[2]
+        if mask in by_mask:
+            filtered = by_mask[mask]
         else:
-            app_state["consent"] = state
-        return scope, state, stale
+            filtered = by_mask[mask] = self._filter(parsed[1], mask)
+        if filtered is not None:
+            kept, stale = filtered
+            headers = [(k, v) for k, v in scope["headers"] if k != b"cookie"]
+            if kept:
+                headers.append((b"cookie", kept))
+            scope = dict(scope)
+            scope["headers"] = headers
+            _put_state(scope, state)
+            return scope, state, stale
+        _put_state(scope, state)
+        return scope, state, ()
+
+    def _client(self, scope: Scope, raw: Mapping[bytes, bytes]) -> str | None:
+        """The visitor's address (for the region default), as the access log resolves it."""
+        if self._resolve_client is None:
+            return None
+        peer = scope.get("client")
+        xff = raw.get(b"x-forwarded-for")
+        fwd = raw.get(b"forwarded")
+        return self._resolve_client(
+            peer[0] if peer else None,
+            xff.decode("latin-1") if xff is not None else None,
+            fwd.decode("latin-1") if fwd is not None else None,
+        )
+
+    def _parse(self, header: bytes) -> _Parsed:
+        """Split one ``Cookie`` header into the consent value and the (name, piece) pairs;
+        remembered per header (bounded in entries and header length): a visitor sends the
+        same header on every request until a cookie changes."""
+        consent_value = None
+        pairs: list[tuple[str, str]] = []
+        cookie_name = self._consent_name
+        for piece in header.decode("latin-1").split(";"):
+            name, _, value = piece.partition("=")
+            name = name.strip()
+            if name == cookie_name:
+                consent_value = value.strip().strip('"')
+            pairs.append((name, piece.strip()))
+        parsed: _Parsed = (consent_value, tuple(pairs), {})
+        if len(header) <= _MAX_CACHED_HEADER:
+            cache = self._parsed
+            if len(cache) >= _PARSED_CACHE:
+                cache.pop(next(iter(cache)))
+            cache[header] = parsed
+        return parsed
+
+    def _filter(
+        self, pairs: tuple[tuple[str, str], ...], mask: int
+    ) -> tuple[bytes, tuple[str, ...]] | None:
+        """``None`` when every cookie may pass under ``mask``; else the ``Cookie`` header
+        to keep and the denied registered names to expire."""
+        if not pairs or (mask == self._full_mask and self.unregistered != "block"):
+            return None
+        keep = self._keep[mask]
+        decide = self._decide
+        names = [name for name, _ in pairs]
+        drop = {
+            i for i, name in enumerate(names)
+            if not (keep[name] if name in keep else decide(name, mask, False))
+        }
+        if not drop:
+            return None
+        kept = "; ".join(
+            piece for i, (_, piece) in enumerate(pairs) if i not in drop and piece
+        ).encode("latin-1")
+        return kept, self._stale_names(names, drop)
 
     def _stale_names(self, names: list[str], drop: set[int]) -> tuple[str, ...]:
         """The denied registered names to expire: distinct, plausible, at most
@@ -272,12 +304,12 @@ class ConsentGate:
         state: ConsentState,
         stale: tuple[str, ...],
         scope: Scope,
-        found: Mapping[str, str],
+        raw: Mapping[bytes, bytes],
     ) -> Message:
         """Filter one ``http.response.start``; returns it unchanged when nothing applies.
 
-        ``scope`` and ``found`` (the request headers the middleware read) are consulted
-        only when the response must expire cookies the browser still holds.
+        ``scope`` and ``raw`` (the request headers by name) are consulted only when the
+        response must expire cookies the browser still holds.
         """
         headers = message.get("headers") or ()
         mask = state.mask
@@ -338,7 +370,8 @@ class ConsentGate:
                 _mark_private(out, out.index(cache_control))
         if stale:
             secure = scope.get("scheme") == "https"
-            out.extend(self._stale_purge(stale, found.get("host", ""), secure))
+            host = raw.get(b"host", b"").decode("latin-1")
+            out.extend(self._stale_purge(stale, host, secure))
         new = dict(message)
         new["headers"] = out
         return new
@@ -490,6 +523,14 @@ class ConsentGate:
                 "text": self.text["banner"]["description"],
             },
         }
+
+
+def _put_state(scope: Scope, state: ConsentState) -> None:
+    app_state = scope.get("state")
+    if app_state is None:
+        scope["state"] = {"consent": state}
+    else:
+        app_state["consent"] = state
 
 
 def _is_deletion(value: bytes) -> bool:

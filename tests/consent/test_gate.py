@@ -108,6 +108,43 @@ def test_request_stripping_joins_split_cookie_headers(make_client):
     assert seen["headers"] == [b"session=2"]
 
 
+def test_one_cookie_header_is_filtered_per_state_it_meets(make_client, tmp_path: Path):
+    """The parse of a Cookie header is remembered; what passes is still decided by each
+    request's own state (here GPC on one request and not on the other)."""
+    seen: list[list[bytes]] = []
+
+    async def app(scope, receive, send):
+        seen.append([v for k, v in scope["headers"] if k == b"cookie"])
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    db = build_country_mmdb(tmp_path / "c.mmdb", {"1.2.3.0/24": "US"})
+    _, guard = make_client(geoip_db=str(db), region_defaults={"US": "opt-out"})
+    guard.app = app
+    header = (b"cookie", b"session=1; _ga=2; _fbp=3")
+    asgi_request(guard, "/x", [header], client="1.2.3.4")
+    asgi_request(guard, "/x", [header, (b"sec-gpc", b"1")], client="1.2.3.4")
+    asgi_request(guard, "/x", [header], client="1.2.3.4")
+    asgi_request(guard, "/x", [header], client="5.6.7.8")
+    assert seen == [[b"session=1; _ga=2; _fbp=3"], [b"session=1; _ga=2"],
+                    [b"session=1; _ga=2; _fbp=3"], [b"session=1"]]
+
+
+def test_cookie_header_parse_cache_is_bounded(make_client):
+    from beaconguard.consent import gate as gate_module
+
+    _, guard = make_client()
+    gate = guard.consent
+    for i in range(gate_module._PARSED_CACHE + 50):
+        asgi_request(guard, "/x", [(b"cookie", b"_fbp=%d; session=%d" % (i, i))])
+    assert len(gate._parsed) == gate_module._PARSED_CACHE
+    huge = b"_fbp=1; pad=" + b"x" * gate_module._MAX_CACHED_HEADER
+    _, headers = asgi_request(guard, "/cookies", [(b"cookie", huge)])
+    assert huge not in gate._parsed
+    # Not remembered, still filtered: the denied _fbp the browser holds is expired.
+    assert any(v.startswith(b"_fbp=;") for k, v in headers if k == b"set-cookie")
+
+
 def test_untouched_request_keeps_the_same_scope_headers(make_client):
     seen = {}
     original = [(b"host", b"testserver"), (b"cookie", b"session=1; other=2")]
