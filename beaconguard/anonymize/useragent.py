@@ -12,9 +12,9 @@ tablet, PC and bot rules), computed the fast way when it can be:
   asked only *which* pattern of each list matches first (each pattern is given its own
   index as its result), and Python's ``re`` then runs that one pattern: if it matches
   too, it is the first match the pure-Python parser would have found, and its groups give
-  the fields. When it does not (the widened repetition made the difference), or the
-  string is not ASCII, or the match is of a kind the two parsers read differently, the
-  pure-Python parser answers instead.
+  the fields. When it does not (the widened repetition made the difference), Python's
+  ``re`` tries the patterns after it in order. A string that is not ASCII, or a match of a
+  kind the two parsers read differently, goes to the pure-Python parser.
 * The fields are handed to a ``user_agents.parsers.UserAgent`` that skips its own parse,
   so the mobile, tablet, PC and bot rules are that library's, unchanged.
 
@@ -156,31 +156,41 @@ class _Engine:
         ua_list, os_list, device_list = self.matchers
 
         ua_fields: tuple = ("Other", None, None, None)
-        hit = ua_x.extract(ua)
-        if hit is not None:
-            m = ua_list[int(hit.family)](ua)
-            # No match: the widened pattern matched where Python's does not. An empty
-            # family: the pure-Python parser would go on to the next pattern.
-            if m is None or not m.family:
+        m = _first(ua_x, ua_list, ua)
+        if m is not None:
+            if not m.family:  # the pure-Python parser would go on to the next pattern
                 return None
             ua_fields = (m.family, m.major, m.minor, m.patch)
 
         os_fields: tuple = ("Other", None, None, None, None)
-        hit = os_x.extract(ua)
-        if hit is not None:
-            m = os_list[int(hit.family)](ua)  # raises on a match without a family
-            if m is None:
-                return None
+        m = _first(os_x, os_list, ua)  # raises on a match without a family
+        if m is not None:
             os_fields = (m.family, m.major, m.minor, m.patch, m.patch_minor)
 
         device_fields: tuple = ("Other", None, None)
-        hit = device_x.extract(ua)
-        if hit is not None:
-            m = device_list[int(hit.family)](ua)
-            if m is None:
-                return None
+        m = _first(device_x, device_list, ua)
+        if m is not None:
             device_fields = (m.family, m.brand, m.model)
         return self.pre_parsed(ua, ua_fields, os_fields, device_fields)
+
+
+def _first(extractor: Any, matchers: list[Any], ua: str) -> Any:
+    """What the first of ``matchers`` that matches ``ua`` under Python's ``re`` found, or
+    ``None``. The Rust ``extractor`` names the first pattern whose widened form matches:
+    none before it can match, so if Python's matches too it is the one. If not (a widened
+    ``.{0,100}`` reached further), the patterns after it are tried one by one."""
+    hit = extractor.extract(ua)
+    if hit is None:
+        return None
+    first = int(hit.family)
+    found = matchers[first](ua)
+    if found is not None:
+        return found
+    for matcher in matchers[first + 1 :]:
+        found = matcher(ua)
+        if found is not None:
+            return found
+    return None
 
 
 _engine: _Engine | None = None
