@@ -20,16 +20,22 @@ from importlib import resources
 
 from beaconguard.literals import required_substrings
 
-_HEADLESS = re.compile(
-    r"HeadlessChrome|PhantomJS|Headless|puppeteer|playwright|selenium|webdriver|"
-    r"Chrome-Lighthouse|electron/",
-    re.I,
+# Written in lower case, the headless and generic patterns also serve lower-cased ASCII
+# user agents without re.I: the same answer (ASCII has no other case pairs) at a tenth
+# of the cost, since re.I keeps the engine from skipping ahead to a literal's first
+# character.
+_HEADLESS_SOURCE = (
+    r"headlesschrome|phantomjs|headless|puppeteer|playwright|selenium|webdriver|"
+    r"chrome-lighthouse|electron/"
 )
-_GENERIC = re.compile(
+_GENERIC_SOURCE = (
     r"bot\b|crawl|spider|slurp|scrap|fetch|monitor|python-requests|python-urllib|curl/|wget/"
-    r"|httpclient|go-http-client|okhttp|libwww|java/|axios/|node-fetch|aiohttp|httpx",
-    re.I,
+    r"|httpclient|go-http-client|okhttp|libwww|java/|axios/|node-fetch|aiohttp|httpx"
 )
+_HEADLESS = re.compile(_HEADLESS_SOURCE, re.I)
+_GENERIC = re.compile(_GENERIC_SOURCE, re.I)
+_HEADLESS_LOWER = re.compile(_HEADLESS_SOURCE)
+_GENERIC_LOWER = re.compile(_GENERIC_SOURCE)
 _TOOL = re.compile(
     r"^(curl|wget|python-requests|python-urllib|python-httpx|go-http-client|okhttp|axios"
     r"|node-fetch|aiohttp|java|libwww-perl|apache-httpclient|php|ruby|httpie|postmanruntime"
@@ -55,19 +61,34 @@ class _CrawlerList:
     every match of it contains (see :mod:`beaconguard.literals`): the same answer as
     ``crawler_patterns().search(ua)``, at a fraction of the cost of running a
     1,500-way alternation at every position of the string. A pattern is compiled the
-    first time it has to run; most never do."""
+    first time it has to run; most never do.
+
+    Even testing 1,500 required strings one ``in`` at a time costs a quarter of a
+    millisecond per user agent, so the patterns are indexed by the first three characters
+    of each required string: a user agent's own three-character pieces (one set
+    intersection) name the few patterns worth a closer look."""
+
+    GRAM = 3
 
     def __init__(self, sources: list[str]) -> None:
         self.sources = sources
         self.compiled: list[re.Pattern[str] | None] = [None] * len(sources)
-        self.entries: list[tuple[str, tuple[str, ...], int]] = []
+        self.needs: dict[int, tuple[str, ...]] = {}
+        self.by_gram: dict[str, list[int]] = {}
+        #: Patterns with a required string too short to index, or none at all.
+        self.short: list[int] = []
         self.always: list[int] = []
         for i, source in enumerate(sources):
             need = required_substrings(source)
             if need is None:
                 self.always.append(i)
-            else:
-                self.entries.append((need[0], need[1:], i))
+                continue
+            self.needs[i] = need
+            if any(len(n) < self.GRAM for n in need):
+                self.short.append(i)
+                continue
+            for gram in dict.fromkeys(n[: self.GRAM] for n in need):
+                self.by_gram.setdefault(gram, []).append(i)
 
     def _search(self, i: int, ua: str) -> bool:
         pattern = self.compiled[i]
@@ -76,8 +97,13 @@ class _CrawlerList:
         return pattern.search(ua) is not None
 
     def __call__(self, ua: str) -> bool:
-        for first, others, i in self.entries:
-            if (first in ua or (others and any(o in ua for o in others))) and self._search(i, ua):
+        g = self.GRAM
+        grams = {ua[k : k + g] for k in range(len(ua) - g + 1)}
+        by_gram, needs = self.by_gram, self.needs
+        candidates = {i for gram in grams.intersection(by_gram) for i in by_gram[gram]}
+        candidates.update(self.short)
+        for i in candidates:
+            if any(n in ua for n in needs[i]) and self._search(i, ua):
                 return True
         return any(self._search(i, ua) for i in self.always)
 
@@ -96,12 +122,13 @@ def bot_reason(ua: str, parser_says_bot: bool) -> str | None:
     """Why ``ua`` is a bot (``"empty"``, ``"headless"``, ``"crawler"``, ...), or None."""
     if not ua.strip():
         return "empty"
-    if _HEADLESS.search(ua):
+    lower = ua.lower() if ua.isascii() else None
+    if _HEADLESS.search(ua) if lower is None else _HEADLESS_LOWER.search(lower):
         return "headless"
     if _TOOL.search(ua):
         return "tool"
     if parser_says_bot or is_crawler(ua):
         return "crawler"
-    if _GENERIC.search(ua):
+    if _GENERIC.search(ua) if lower is None else _GENERIC_LOWER.search(lower):
         return "tool"
     return None

@@ -140,3 +140,41 @@ def test_crawler_list_answers_as_the_one_big_pattern() -> None:
             near_misses += [f"Mozilla/5.0 (compatible; {text}/2.1)", text[:-1], text.lower()]
     for ua in CRAWLERS + BROWSERS + near_misses:
         assert is_crawler(ua) == (crawler_patterns().search(ua) is not None), ua
+
+
+def _many_user_agents() -> list[str]:
+    import random
+    from pathlib import Path
+
+    from benchmarks.logs import user_agents
+
+    fixture = Path(__file__).parent / "anonymize" / "fixtures" / "crawler-instances.txt"
+    agents = [ua for ua in fixture.read_text("utf-8").splitlines() if not ua.startswith("#")]
+    agents += user_agents(random.Random(1))
+    # Case games and non-ASCII letters that fold to ASCII under re.I (Kelvin sign, long s).
+    agents += [ua.upper() for ua in agents[::7]] + [ua.swapcase() for ua in agents[::11]]
+    agents += ["Mozilla/5.0 Headle\u017fsChrome/1", "\u212aUbot", "Python-Requests/2.31", "HTTPX/0.27"]
+    return agents
+
+
+def test_indexed_crawler_list_and_lower_case_patterns_give_the_reference_answers() -> None:
+    import re
+
+    from beaconguard.bots import _GENERIC, _HEADLESS, _TOOL, is_crawler
+
+    def reference(ua: str, says_bot: bool) -> str | None:
+        # bot_reason as it reads: re.I patterns on the string as it came.
+        if not ua.strip():
+            return "empty"
+        if _HEADLESS.search(ua):
+            return "headless"
+        if _TOOL.search(ua):
+            return "tool"
+        if says_bot or crawler_patterns().search(ua):
+            return "crawler"
+        return "tool" if _GENERIC.search(ua) else None
+
+    assert _HEADLESS.flags & re.I and _GENERIC.flags & re.I
+    for ua in _many_user_agents():
+        assert is_crawler(ua) == (crawler_patterns().search(ua) is not None), ua
+        assert bot_reason(ua, False) == reference(ua, False), ua

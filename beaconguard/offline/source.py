@@ -16,6 +16,8 @@ from typing import BinaryIO
 from beaconguard.offline.parse import MAX_LINE
 
 GZIP_MAGIC = b"\x1f\x8b"
+#: Characters decoded and split into lines at a time.
+BLOCK = 256 * 1024
 
 
 class Source:
@@ -58,22 +60,48 @@ class Source:
             return 0
 
     def lines(self) -> Iterator[str | None]:
-        readline = self._text.readline
+        # Blocks of text split on newlines: a readline() per line costs more than the fast
+        # path spends on the line itself. Answers as readline(MAX_LINE) would: a line of
+        # MAX_LINE characters or more (its "\r" included) is None, a "\r" before the
+        # newline is dropped, a last line without a newline is kept as it is.
+        read = self._text.read
         limit = MAX_LINE
+        carry = ""
+        skipping = False  # inside an over-long line: drop text until its newline
         while True:
-            line = readline(limit)
-            if not line:
-                return
-            if line[-1] == "\n":
-                yield line[:-2] if line[-2:-1] == "\r" else line[:-1]
-            elif len(line) < limit:
-                yield line  # last line of a file without a final newline
-            else:
-                while True:
-                    rest = readline(limit)
-                    if not rest or rest[-1] == "\n":
-                        break
-                yield None
+            block = read(BLOCK)
+            if not block:
+                break
+            parts = block.split("\n")
+            rest = parts.pop()
+            if parts:
+                if skipping:
+                    skipping = False
+                    parts[0] = None  # type: ignore[call-overload]
+                elif carry:
+                    parts[0] = carry + parts[0]
+                first = parts[0]
+                if (
+                    "\r" not in block
+                    and max(map(len, parts[1:]), default=0) < limit
+                    and (first is None or ("\r" not in first and len(first) < limit))
+                ):
+                    yield from parts
+                else:
+                    for line in parts:
+                        if line is None or len(line) >= limit:
+                            yield None
+                        else:
+                            yield line[:-1] if line[-1:] == "\r" else line
+                carry = rest
+            elif not skipping:
+                carry += rest
+            if not skipping and len(carry) >= limit:
+                skipping, carry = True, ""
+        if skipping:
+            yield None
+        elif carry:
+            yield carry if len(carry) < limit else None
 
     def close(self) -> None:
         if self._owned:

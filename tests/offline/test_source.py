@@ -47,3 +47,40 @@ def test_stdin_gzip() -> None:
         [sys.executable, "-c", code], input=gzip.compress(raw), capture_output=True, check=True
     )
     assert done.stdout.split() == [b"True", b"None", b"3"]
+
+
+def _readline_lines(data: bytes, limit: int) -> list[str | None]:
+    """What Source.lines promises, read the plain way: readline(limit) per line."""
+    import io
+
+    text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="replace", newline="\n")
+    out: list[str | None] = []
+    while line := text.readline(limit):
+        if line.endswith("\n"):
+            out.append(line[:-2] if line[-2:-1] == "\r" else line[:-1])
+        elif len(line) < limit:
+            out.append(line)
+        else:
+            while (rest := text.readline(limit)) and not rest.endswith("\n"):
+                pass
+            out.append(None)
+    return out
+
+
+def test_block_reader_answers_as_readline_does(tmp_path: Path, monkeypatch) -> None:
+    import random
+
+    from beaconguard.offline import source
+
+    rng = random.Random(5)
+    alphabet = ["a", "b", "\r", "\n", "\n", "é", "\xff"]
+    path = tmp_path / "mixed.log"
+    for limit, block in ((8, 3), (8, 8), (5, 64), (16, 7)):
+        monkeypatch.setattr(source, "MAX_LINE", limit)
+        monkeypatch.setattr(source, "BLOCK", block)
+        for _ in range(300):
+            text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(60)))
+            data = text.encode("utf-8").replace("\xff".encode(), b"\xff")
+            path.write_bytes(data)
+            with Source(str(path)) as src:
+                assert list(src.lines()) == _readline_lines(data, limit), (limit, block, data)
