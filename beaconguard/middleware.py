@@ -132,8 +132,6 @@ class BeaconGuard:
             target = self.routes.get(_route_path(scope), self.app) if self.routes else self.app
             await target(scope, receive, send)
             return
-        consent: ConsentState | None = None
-        stale: tuple[str, ...] = ()
         headers = scope["headers"]
         # One pass in C; a repeated name (HTTP/2 splits Cookie) takes the joining pass.
         raw: dict[bytes, bytes] = dict(headers)
@@ -148,14 +146,7 @@ class BeaconGuard:
             if target is not self.app:
                 await target(scope, receive, send)
                 return
-            response_start = gate.response_start
-
-            async def gate_send(message: Message) -> None:
-                if message["type"] == "http.response.start":
-                    message = response_start(message, state, stale, scope, raw)
-                await send(message)
-
-            await target(scope, receive, gate_send)
+            await target(scope, receive, _GatedSend(send, gate, state, stale, scope, raw))
             return
 
         started = time.perf_counter()
@@ -165,51 +156,36 @@ class BeaconGuard:
             value = raw.get(name)
             if value is not None:
                 found[key] = value.decode("latin-1")
-
+        consent: ConsentState | None = None
+        stale_names: tuple[str, ...] = ()
         if gate is not None:
-            scope, consent, stale = gate.enter(scope, raw)
+            scope, consent, stale_names = gate.enter(scope, raw)
         target = self.routes.get(_route_path(scope), self.app) if self.routes else self.app
         # Only the app's responses are gated; the gate's own endpoints set what they mean to.
-        gated = gate is not None and target is self.app
-        response: list[Any] = [0, 0, ""]  # status, bytes, content type
-        mark_counted = self.stats is not None
-
-        async def send_wrapper(message: Message) -> None:
-            mtype = message["type"]
-            if mtype == "http.response.start":
-                if gated:
-                    assert gate is not None and consent is not None
-                    message = gate.response_start(message, consent, stale, scope, raw)
-                response[0] = message["status"]
-                for name, value in message.get("headers", ()):
-                    if name.lower() == b"content-type":
-                        response[2] = value.decode("latin-1")
-                        break
-                if mark_counted and counts_as_pageview(
-                    scope["method"], response[0], response[2], found
-                ):
-                    # Tells the beacon script this page load is already counted.
-                    headers = [*message.get("headers", ()), stats_part.SERVER_TIMING]
-                    message = {**message, "headers": headers}
-            elif mtype == "http.response.body":
-                response[1] += len(message.get("body", b""))
-            await send(message)
-
+        observed = _ObservedSend(
+            send,
+            gate if target is self.app else None,
+            consent,
+            stale_names,
+            scope,
+            raw,
+            found,
+            self.stats is not None,
+        )
         try:
-            await target(scope, receive, send_wrapper)
+            await target(scope, receive, observed)
         except BaseException:
-            if response[0] == 0:
-                response[0] = 500
+            if observed.status == 0:
+                observed.status = 500
             raise
         finally:
-            if self._has_consumers:
-                self._finish(scope, found, response, now, started, consent)
+            self._finish(scope, found, observed, now, started, consent)
 
     def _finish(
         self,
         scope: Scope,
         found: dict[str, str],
-        response: list[Any],
+        response: _ObservedSend,
         now: float,
         started: float,
         consent: object = None,
@@ -233,13 +209,14 @@ class BeaconGuard:
             # A Mount's template hides which page was served; only a Route names one.
             route=route.path_format if isinstance(route, Route) else None,
             root_path=scope.get("root_path", ""),
-            status=response[0],
-            bytes_sent=response[1],
+            status=response.status,
+            bytes_sent=response.bytes_sent,
             duration_ms=(time.perf_counter() - started) * 1000.0,
-            content_type=response[2],
+            content_type=response.content_type,
             headers=found,
             consent=consent,
             beacon=scope.get(BEACON_SCOPE_KEY),
+            pageview=response.pageview,
         )
         record = self.pipeline(visit)
         for consume in self.consumers:
@@ -252,6 +229,97 @@ class BeaconGuard:
             await send(message)
 
         return lifespan_send
+
+
+# The per-request ``send`` wrappers are slotted objects rather than closures: a closure
+# allocates a cell for every variable it captures, on every request.
+
+
+class _GatedSend:
+    """``send`` for a request only the gate observes: filters the response start."""
+
+    __slots__ = ("gate", "raw", "scope", "send", "stale", "state")
+
+    def __init__(
+        self,
+        send: Send,
+        gate: ConsentGate,
+        state: ConsentState,
+        stale: tuple[str, ...],
+        scope: Scope,
+        raw: dict[bytes, bytes],
+    ) -> None:
+        self.send = send
+        self.gate = gate
+        self.state = state
+        self.stale = stale
+        self.scope = scope
+        self.raw = raw
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = self.gate.response_start(
+                message, self.state, self.stale, self.scope, self.raw
+            )
+        await self.send(message)
+
+
+class _ObservedSend:
+    """``send`` for a logged or counted request: gates the response start (``gate`` set)
+    and notes what the ``Visit`` needs: status, bytes sent, content type, page view."""
+
+    __slots__ = (
+        "bytes_sent", "content_type", "count", "found", "gate", "pageview", "raw", "scope",
+        "send", "stale", "state", "status",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        send: Send,
+        gate: ConsentGate | None,
+        state: ConsentState | None,
+        stale: tuple[str, ...],
+        scope: Scope,
+        raw: dict[bytes, bytes],
+        found: dict[str, str],
+        count: bool,
+    ) -> None:
+        self.send = send
+        self.gate = gate
+        self.state = state
+        self.stale = stale
+        self.scope = scope
+        self.raw = raw
+        self.found = found
+        self.count = count
+        self.status = 0
+        self.bytes_sent = 0
+        self.content_type = ""
+        self.pageview: bool | None = None
+
+    async def __call__(self, message: Message) -> None:
+        mtype = message["type"]
+        if mtype == "http.response.start":
+            gate = self.gate
+            if gate is not None:
+                assert self.state is not None
+                message = gate.response_start(message, self.state, self.stale, self.scope, self.raw)
+            status = self.status = message["status"]
+            for name, value in message.get("headers", ()):
+                if name.lower() == b"content-type":
+                    self.content_type = value.decode("latin-1")
+                    break
+            if self.count:
+                self.pageview = counts_as_pageview(
+                    self.scope["method"], status, self.content_type, self.found
+                )
+                if self.pageview:
+                    # Tells the beacon script this page load is already counted.
+                    headers = [*message.get("headers", ()), stats_part.SERVER_TIMING]
+                    message = {**message, "headers": headers}
+        elif mtype == "http.response.body":
+            self.bytes_sent += len(message.get("body", b""))
+        await self.send(message)
 
 
 def _join_repeated(headers: Any) -> dict[bytes, bytes]:

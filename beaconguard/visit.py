@@ -23,6 +23,7 @@ class Visit:
         "headers",
         "host",
         "method",
+        "pageview",
         "path",
         "query",
         "referer",
@@ -55,6 +56,7 @@ class Visit:
         headers: dict[str, str] | None = None,
         consent: object = None,
         beacon: dict[str, Any] | None = None,
+        pageview: bool | None = None,
     ) -> None:
         self.time = time
         self.method = method
@@ -78,6 +80,9 @@ class Visit:
         #: What the first-party beacon endpoint accepted (already anonymized), if this
         #: request was a beacon.
         self.beacon = beacon
+        #: Whether the server-side page-view rule counted this answer, when the middleware
+        #: decided it already (``None``: the statistics part applies the rule itself).
+        self.pageview = pageview
 
     def __repr__(self) -> str:
         # A repr that shows raw values would put them in tracebacks and logs.

@@ -224,9 +224,12 @@ class Aggregator:
         """Count one finished request (a middleware consumer)."""
         beacon = visit.beacon
         if beacon is None:
-            if not counts_as_pageview(
-                visit.method, visit.status, visit.content_type, visit.headers
-            ):
+            counted = visit.pageview
+            if counted is None:
+                counted = counts_as_pageview(
+                    visit.method, visit.status, visit.content_type, visit.headers
+                )
+            if not counted:
                 return
             page, referrer, query, event = record["path"], record["referrer"], record["query"], None
         else:
