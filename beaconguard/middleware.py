@@ -243,8 +243,8 @@ class _GatedSend:
     def __init__(
         self,
         send: Send,
-        gate: ConsentGate,
-        state: ConsentState,
+        gate: ConsentGate | None,
+        state: ConsentState | None,
         stale: tuple[str, ...],
         scope: Scope,
         raw: dict[bytes, bytes],
@@ -258,20 +258,18 @@ class _GatedSend:
 
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
+            assert self.gate is not None and self.state is not None
             message = self.gate.response_start(
                 message, self.state, self.stale, self.scope, self.raw
             )
         await self.send(message)
 
 
-class _ObservedSend:
+class _ObservedSend(_GatedSend):
     """``send`` for a logged or counted request: gates the response start (``gate`` set)
     and notes what the ``Visit`` needs: status, bytes sent, content type, page view."""
 
-    __slots__ = (
-        "bytes_sent", "content_type", "count", "found", "gate", "pageview", "raw", "scope",
-        "send", "stale", "state", "status",
-    )  # fmt: skip
+    __slots__ = ("bytes_sent", "content_type", "count", "found", "pageview", "status")
 
     def __init__(
         self,
@@ -284,12 +282,7 @@ class _ObservedSend:
         found: dict[str, str],
         count: bool,
     ) -> None:
-        self.send = send
-        self.gate = gate
-        self.state = state
-        self.stale = stale
-        self.scope = scope
-        self.raw = raw
+        super().__init__(send, gate, state, stale, scope, raw)
         self.found = found
         self.count = count
         self.status = 0
