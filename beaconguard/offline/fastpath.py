@@ -156,12 +156,34 @@ class _Columns:
         self.paths: _Bounded = _Bounded(size)
         self.referrers: _Bounded = _Bounded(size)
         self.agents: _Bounded = _Bounded(size)
+        self.days: _Bounded = _Bounded(64)
 
     def time(self, when: str) -> tuple[float, str] | None:
         """The CLF time as (Unix time, the output's time text), or ``None``."""
+        # A log's times change every second or so, its dates and zone rarely: the date
+        # and zone are parsed once (at midnight), the clock is added. Same answers as
+        # parse_clf_time, which validates the day and zone; the clock is checked here.
+        clock = when[12:20]
+        if len(when) == 26 and when.isascii() and clock[2] == ":" == clock[5]:
+            hh, mm, ss = clock[:2], clock[3:5], clock[6:]
+            if hh.isdigit() and mm.isdigit() and ss.isdigit():
+                h, m, s = int(hh), int(mm), int(ss)
+                if h > 23 or m > 59 or s > 59:
+                    return None
+                key = when[:12] + when[20:]
+                midnight = self.days.get(key, False)
+                if midnight is False:
+                    midnight = parse_clf_time(when[:12] + "00:00:00" + when[20:])
+                    self.days.put(key, midnight)
+                if midnight is None:
+                    return None
+                return self._time_text(midnight + h * 3600 + m * 60 + s)
         moment = parse_clf_time(when)
         if moment is None:
             return None
+        return self._time_text(moment)
+
+    def _time_text(self, moment: float) -> tuple[float, str]:
         iso = _time.strftime("%Y-%m-%dT%H:%M:%SZ", _time.gmtime(int(moment)))
         return moment, self.clf_time(iso)
 

@@ -233,3 +233,33 @@ def test_property_blocks_equal_the_full_pipeline(  # type: ignore[no-untyped-def
     finally:
         source.BLOCK, source.MAX_LINE = old_block, old_max
     assert got == want
+
+
+def test_time_column_agrees_with_parse_clf_time(make_settings) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from beaconguard.offline.fastpath import _Columns
+    from beaconguard.offline.parse import parse_clf_time
+    from beaconguard.offline.writer import _ClfTime
+
+    rng = random.Random(3)
+    columns = _Columns(make_settings(), "")
+    clf = _ClfTime()
+    pieces = {
+        "day": ["01", "10", "28", "29", "30", "31", "00", "32", "1", "\u0661\u0660"],
+        "month": ["Jan", "Feb", "Oct", "Dec", "oct", "Foo"],
+        "year": ["2023", "2024", "1970", "1969", "0999", "0000", "9999"],
+        "clock": ["00", "09", "23", "24", "59", "60", "99", "5", "\u0665\u0665"],
+        "zone": [" +0000", " -0700", " +1800", " +1801", " +0230", "+0000", " +00", ""],
+    }
+    for _ in range(5000):
+        p = {k: rng.choice(v) for k, v in pieces.items()}
+        clock = ":".join(rng.choice(pieces["clock"]) for _ in range(3))
+        when = f"{p['day']}/{p['month']}/{p['year']}:{clock}{p['zone']}"
+        want = parse_clf_time(when)
+        got = columns.time(when)
+        if want is None:
+            assert got is None, when
+        else:
+            iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(want)))
+            assert got == (want, clf(iso)), when
