@@ -26,7 +26,7 @@ from beaconguard.anonymize.ip import make_ip_filter
 from beaconguard.anonymize.path import anonymize_path, anonymize_segment
 from beaconguard.anonymize.pipeline import _METHODS
 from beaconguard.anonymize.query import make_query_filter
-from beaconguard.anonymize.referrer import make_referrer_filter
+from beaconguard.anonymize.referrer import MAX_REFERRER, make_referrer_filter
 from beaconguard.anonymize.useragent import make_classifier
 from beaconguard.client import make_client_resolver
 from beaconguard.offline.fastip import make_fast_truncate
@@ -61,6 +61,28 @@ _LINE = {
 }
 _TAIL_COMBINED = '"\n'
 _TAIL_XFF = '" "-"\n'
+
+
+_QUERY_OR_FRAGMENT = re.compile(r"[?#]")
+
+
+def query_start(referer: str) -> int:
+    """Where the query (or fragment) of a referrer starts, when the referrer filter's
+    answer depends only on what comes before it; else 0.
+
+    :func:`~beaconguard.anonymize.referrer.anonymize_referrer` keeps the scheme, host and
+    path, never the query or fragment, and ``urlsplit`` ends the host and the path at the
+    first ``?`` or ``#`` (a scheme cannot hold either). Not for over-long referrers (the
+    filter refuses them whole) nor after whitespace or a control character, which a URL
+    parser may strip from the end of what is left (only printable ASCII may precede it).
+    """
+    m = _QUERY_OR_FRAGMENT.search(referer)
+    if m is None:
+        return 0
+    cut = m.start()
+    if cut == 0 or not "!" <= referer[cut - 1] <= "~" or len(referer) > MAX_REFERRER:
+        return 0
+    return cut
 
 
 def _block_pattern(fmt: str, strict: bool) -> Callable[[str], list[Any]]:
@@ -157,6 +179,7 @@ class _Columns:
         self.referrers: _Bounded = _Bounded(size)
         self.agents: _Bounded = _Bounded(size)
         self.days: _Bounded = _Bounded(64)
+        self.referrer_prefixes: _Bounded = _Bounded(size)
 
     def time(self, when: str) -> tuple[float, str] | None:
         """The CLF time as (Unix time, the output's time text), or ``None``."""
@@ -219,10 +242,24 @@ class _Columns:
 
     def referrer(self, referer: str, host: str, key: str | tuple[str, str]) -> str:
         """The referrer column; cached under ``key``."""
-        kept = self.referrer_filter(referer, host) if referer and referer != "-" else None
-        text = _quoted(kept or "-")
+        cut = query_start(referer)
+        if cut > 0:
+            # Referrers differ mostly in their query strings (searches, session ids),
+            # which the filter never keeps: referrers alike up to the query share one
+            # answer, so each new query costs a lookup instead of a URL parse.
+            short = (referer[:cut], host)
+            text = self.referrer_prefixes.get(short)
+            if text is None:
+                text = self._referrer_text(referer, host)
+                self.referrer_prefixes.put(short, text)
+        else:
+            text = self._referrer_text(referer, host)
         self.referrers.put(key, text)
         return text
+
+    def _referrer_text(self, referer: str, host: str) -> str:
+        kept = self.referrer_filter(referer, host) if referer and referer != "-" else None
+        return _quoted(kept or "-")
 
     def agent(self, ua: str) -> str:
         """The user-agent column (the classification); cached."""

@@ -263,3 +263,36 @@ def test_time_column_agrees_with_parse_clf_time(make_settings) -> None:  # type:
         else:
             iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(want)))
             assert got == (want, clf(iso)), when
+
+
+def test_referrers_alike_up_to_the_query_get_one_answer() -> None:
+    """What the referrer cache of the fast paths relies on (see fastpath.query_start)."""
+    from beaconguard.anonymize.referrer import MAX_REFERRER, anonymize_referrer
+    from beaconguard.offline.fastpath import query_start
+
+    rng = random.Random(17)
+    parts = [
+        "https://", "http://", "ftp://", "HTTPS://", "", "//", "shop.example", "news.example",
+        "192.0.2.1", "[2001:db8::1]", "[2001:db8::1", "user@", ":8443", "/", "/a", "/users",
+        "/bob@example.com", "/9999", "?", "#", "?q=1", "#frag", "&", " ", "\t", "\n", "\x00",
+        "%20", ":", "[", "]", "é", "\u00a0", "\x85", "ab",
+    ]  # fmt: skip
+    used = 0
+    for _ in range(20000):
+        # Few parts: long runs of host-name characters make the host check backtrack.
+        referer = "".join(rng.choice(parts) for _ in range(rng.randrange(1, 6)))
+        if rng.random() < 0.01:
+            referer += "x" * (MAX_REFERRER - len(referer) + rng.randrange(-2, 3))
+        cut = query_start(referer)
+        if not cut:
+            continue
+        used += 1
+        for host in ("", "shop.example", "shop.example:8443"):
+            assert anonymize_referrer(referer, host) == anonymize_referrer(
+                referer[:cut], host
+            ), referer
+    assert used > 1500
+    long = "https://news.example/a?" + "x" * MAX_REFERRER
+    assert query_start(long) == 0  # the filter refuses it whole; its start alone it would not
+    assert anonymize_referrer(long, "") is None
+    assert anonymize_referrer(long[: long.index("?")], "") == "https://news.example"
