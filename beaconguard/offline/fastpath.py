@@ -200,6 +200,9 @@ class _Columns:
                     self.days.put(key, midnight)
                 if midnight is None:
                     return None
+                if when[20:] == " +0000" and when[7] != "0":
+                    # Already UTC, four-digit year: written back exactly as it was read.
+                    return midnight + h * 3600 + m * 60 + s, when
                 return self._time_text(midnight + h * 3600 + m * 60 + s)
         moment = parse_clf_time(when)
         if moment is None:
