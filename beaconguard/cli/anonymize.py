@@ -65,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
         out: BinaryIO = open(args.output, "wb") if to_file else sys.stdout.buffer  # noqa: SIM115
         update, finish = progress_bar(source.size, "anonymize")
         try:
-            counts = anonymizer.run(
-                source.lines(), out.write, lambda: update(source.position())
+            counts = anonymizer.run_blocks(
+                source.blocks(), out.write, lambda: update(source.position())
             )
         except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
             raise CLIError(f"{source.name}: not a complete gzip stream ({exc})") from None

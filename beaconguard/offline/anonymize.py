@@ -7,11 +7,11 @@ number (or dropped), never written as it was.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from beaconguard.anonymize.pipeline import Pipeline, build_pipeline
-from beaconguard.offline.fastpath import FastPath, make_fast_path
+from beaconguard.offline.fastpath import BlockPath, FastPath, make_fast_paths
 from beaconguard.offline.parse import LogLine, make_parser
 from beaconguard.offline.to_visit import make_converter
 from beaconguard.offline.writer import Formatter, make_formatter, malformed_marker
@@ -57,9 +57,11 @@ class Anonymizer:
         self.drop_malformed = drop_malformed
         # Text lines of the plain shape, written back as text, skip the Visit and the
         # record: see beaconguard.offline.fastpath (same processors, same output).
-        self.fast: FastPath | None = (
-            make_fast_path(settings, fmt, site_host=site_host) if out_format == "same" else None
+        paths = (
+            make_fast_paths(settings, fmt, site_host=site_host) if out_format == "same" else None
         )
+        self.fast: FastPath | None = None if paths is None else paths[0]
+        self.block: BlockPath | None = None if paths is None else paths[1]
 
     def run(
         self,
@@ -117,3 +119,91 @@ class Anonymizer:
             # stream); a failed write emptied the batch first, so it is not retried.
             flush()
         return counts
+
+    def run_blocks(
+        self,
+        blocks: Iterable[str | None],
+        write: Callable[[bytes], object],
+        progress: Callable[[], None] | None = None,
+    ) -> Counts:
+        """:meth:`run` over blocks of whole lines, as ``Source.blocks()`` gives them.
+
+        The plain text lines of a block are anonymized together by the block fast path;
+        every other line goes through :meth:`run`'s line-by-line path at its place, so the
+        output, its order and the counts are those :meth:`run` gives for the same lines.
+        Each block's output is handed to ``write`` at once.
+        """
+        block = self.block
+        if block is None:
+            return self.run(_lines_of(blocks), write, progress)
+        counts = Counts()
+        parse, to_visit, pipeline, fmt = self.parse, self.to_visit, self.pipeline, self.format
+        fast = self.fast
+        drop = self.drop_malformed
+        read = written = malformed = 0
+        json_marker, follow = self.json_out, self._follow_shape
+        out: list[str] = []
+        add = out.append
+
+        def slow(line: str | None, number: int, after_fast: bool) -> None:
+            nonlocal written, malformed, json_marker
+            if after_fast and follow:
+                json_marker = False
+            if fast is not None and line:
+                text = fast(line)
+                if text is not None:
+                    add(text)
+                    written += 1
+                    if follow:
+                        json_marker = False
+                    return
+            parsed = parse(line) if line else None
+            if parsed is None:
+                malformed += 1
+                if not drop:
+                    add(malformed_marker(number, json_marker).decode())
+                    written += 1
+            else:
+                add(fmt(pipeline(to_visit(parsed)), parsed).decode("utf-8"))
+                written += 1
+                if follow:
+                    json_marker = parsed.shape == "json"
+
+        def flush() -> None:
+            if out:
+                data = "".join(out).encode("utf-8", "replace")
+                out.clear()
+                write(data)
+
+        try:
+            for text in blocks:
+                before = read
+                if text is None or text[-1:] != "\n":
+                    read += 1
+                    slow(text, read, False)
+                else:
+                    lines, taken, after_fast = block(text, read, out, slow)
+                    read += lines
+                    written += taken
+                    if after_fast and follow:
+                        json_marker = False
+                flush()
+                if progress is not None and read // PROGRESS_EVERY != before // PROGRESS_EVERY:
+                    progress()
+        finally:
+            counts.read, counts.written, counts.malformed = read, written, malformed
+            # As in run(): what was anonymized is written even when reading fails part-way.
+            flush()
+        return counts
+
+
+def _lines_of(blocks: Iterable[str | None]) -> Iterator[str | None]:
+    """The lines of ``Source.blocks()`` as ``Source.lines()`` gives them."""
+    for block in blocks:
+        if block is None or block[-1:] != "\n":
+            yield block
+            continue
+        parts = block.split("\n")
+        parts.pop()
+        for line in parts:
+            yield line[:-1] if line[-1:] == "\r" else line

@@ -59,49 +59,65 @@ class Source:
         except (OSError, ValueError):
             return 0
 
-    def lines(self) -> Iterator[str | None]:
-        # Blocks of text split on newlines: a readline() per line costs more than the fast
-        # path spends on the line itself. Answers as readline(MAX_LINE) would: a line of
-        # MAX_LINE characters or more (its "\r" included) is None, a "\r" before the
-        # newline is dropped, a last line without a newline is kept as it is.
+    def blocks(self) -> Iterator[str | None]:
+        """The log as blocks of whole lines, in order, for readers that work on many lines
+        at once (:meth:`lines` is built on it).
+
+        A block is a string of lines each ending with ``"\\n"`` (a ``"\\r"`` before it is
+        kept), every one shorter than :data:`~beaconguard.offline.parse.MAX_LINE`
+        characters, its ``"\\r"`` included; ``None`` stands for one line that long or
+        longer (its text is skipped). A last line without a newline comes alone, as a
+        block that does not end with ``"\\n"``.
+        """
         read = self._text.read
         limit = MAX_LINE
+        size = BLOCK
         carry = ""
         skipping = False  # inside an over-long line: drop text until its newline
-        while True:
-            block = read(BLOCK)
-            if not block:
-                break
-            parts = block.split("\n")
-            rest = parts.pop()
-            if parts:
-                if skipping:
-                    skipping = False
-                    parts[0] = None  # type: ignore[call-overload]
-                elif carry:
-                    parts[0] = carry + parts[0]
-                first = parts[0]
-                if (
-                    "\r" not in block
-                    and max(map(len, parts[1:]), default=0) < limit
-                    and (first is None or ("\r" not in first and len(first) < limit))
-                ):
-                    yield from parts
-                else:
-                    for line in parts:
-                        if line is None or len(line) >= limit:
-                            yield None
-                        else:
-                            yield line[:-1] if line[-1:] == "\r" else line
-                carry = rest
-            elif not skipping:
-                carry += rest
-            if not skipping and len(carry) >= limit:
+        while chunk := read(size):
+            end = chunk.rfind("\n") + 1
+            if skipping:
+                if not end:
+                    continue
+                skipping = False
+                yield None
+                text = chunk[chunk.find("\n") + 1 : end]
+            elif not end:
+                carry += chunk
+                if len(carry) >= limit:
+                    skipping, carry = True, ""
+                continue
+            else:
+                text = chunk if end == len(chunk) else chunk[:end]
+                if carry:
+                    text = carry + text
+            carry = chunk[end:]
+            if text:
+                yield from _within_limit(text, limit)
+            if len(carry) >= limit:
                 skipping, carry = True, ""
         if skipping:
             yield None
         elif carry:
             yield carry if len(carry) < limit else None
+
+    def lines(self) -> Iterator[str | None]:
+        """Each line without its newline (and without a ``"\\r"`` before it), or ``None``
+        for a line of :data:`~beaconguard.offline.parse.MAX_LINE` characters or more (its
+        rest is skipped); a last line without a newline is kept as it is."""
+        for block in self.blocks():
+            if block is None:
+                yield None
+            elif block[-1:] != "\n":
+                yield block
+            else:
+                parts = block.split("\n")
+                parts.pop()
+                if "\r" not in block:
+                    yield from parts
+                else:
+                    for line in parts:
+                        yield line[:-1] if line[-1:] == "\r" else line
 
     def close(self) -> None:
         if self._owned:
@@ -123,3 +139,26 @@ def _peek(raw: BinaryIO, n: int) -> bytes:
     head = raw.read(n)
     raw.seek(pos)
     return head
+
+
+def _within_limit(text: str, limit: int) -> Iterator[str | None]:
+    """``text`` (whole lines) as blocks of lines shorter than ``limit``, ``None`` for each
+    line that is not."""
+    # A line of ``limit`` characters or more holds a whole aligned window of half that
+    # size without a newline; a few finds rule that out without looking at every line.
+    half = max(limit // 2, 1)
+    n = len(text)
+    if n <= limit or all(text.find("\n", k, k + half) >= 0 for k in range(0, n - half + 1, half)):
+        yield text
+        return
+    kept: list[str] = []
+    for line in text.split("\n")[:-1]:
+        if len(line) < limit:
+            kept.append(line)
+            continue
+        if kept:
+            yield "\n".join(kept) + "\n"
+            kept.clear()
+        yield None
+    if kept:
+        yield "\n".join(kept) + "\n"

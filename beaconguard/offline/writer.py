@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import lru_cache
 
-import orjson
-
 from beaconguard.anonymize.pipeline import Record
 from beaconguard.offline.parse import LogLine
 
@@ -113,6 +111,8 @@ def make_text_formatter() -> Formatter:
 
 def format_json(record: Record, line: LogLine | None = None) -> bytes:
     """One record as a JSON line, the same shape as beaconguard's own access log."""
+    import orjson  # here: text output never needs it (see parse_json)
+
     return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
 
 

@@ -84,3 +84,51 @@ def test_block_reader_answers_as_readline_does(tmp_path: Path, monkeypatch) -> N
             path.write_bytes(data)
             with Source(str(path)) as src:
                 assert list(src.lines()) == _readline_lines(data, limit), (limit, block, data)
+
+
+def test_blocks_hold_whole_lines_under_the_limit(tmp_path: Path, monkeypatch) -> None:
+    import random
+
+    from beaconguard.offline import source
+
+    rng = random.Random(11)
+    alphabet = ["a", "b", "\r", "\n", "\n", "é"]
+    path = tmp_path / "mixed.log"
+    for limit, block in ((8, 3), (8, 8), (5, 64), (16, 7), (6, 40)):
+        monkeypatch.setattr(source, "MAX_LINE", limit)
+        monkeypatch.setattr(source, "BLOCK", block)
+        for _ in range(300):
+            text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(80)))
+            path.write_bytes(text.encode())
+            with Source(str(path)) as src:
+                blocks = list(src.blocks())
+            for i, got in enumerate(blocks):
+                if got is None:
+                    continue
+                if i < len(blocks) - 1:
+                    assert got.endswith("\n"), (limit, block, text)
+                lines = got.split("\n")
+                if got.endswith("\n"):
+                    lines.pop()
+                assert all(len(line) < limit for line in lines), (limit, block, text)
+            assert _flatten(blocks) == _expected(text, limit), (limit, block, text)
+
+
+def _flatten(blocks: list[str | None]) -> list[str | None]:
+    out: list[str | None] = []
+    for b in blocks:
+        if b is None:
+            out.append(None)
+        else:
+            out += _split_keep(b)
+    return out
+
+
+def _split_keep(text: str) -> list[str]:
+    parts = [p + "\n" for p in text.split("\n")]
+    parts[-1] = parts[-1][:-1]
+    return [p for p in parts if p]
+
+
+def _expected(text: str, limit: int) -> list[str | None]:
+    return [None if len(p.rstrip("\n")) >= limit else p for p in _split_keep(text)]
