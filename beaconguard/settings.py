@@ -35,7 +35,8 @@ DEFAULT_QUERY_ALLOWLIST = (
 
 _MIN_SECRET_LEN = 16
 _PROP_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,31}")
-_HOST_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}\.?)*")
+# Labels between required dots (an optional dot inside a repeat backtracks exponentially).
+_HOST_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}(?:\.[a-z0-9][a-z0-9-]{0,62})*\.?")
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,10 @@ from beaconguard.anonymize.path import PLACEHOLDER, from_raw_target
 ReferrerFilter = Callable[[str, str], str | None]
 
 MAX_REFERRER = 2048
-_HOST = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}\.?)*")
+# Labels of 1 to 63 characters between required dots: no two ways to split a host, so
+# matching stays linear (an optional dot inside a repeat let a crafted Referer backtrack
+# for seconds).
+_HOST = re.compile(r"[a-z0-9][a-z0-9-]{0,62}(?:\.[a-z0-9][a-z0-9-]{0,62})*")
 
 
 def make_referrer_filter(cache_size: int = 1024) -> ReferrerFilter:

@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -41,3 +44,20 @@ def test_never_raises(text: str) -> None:
 def test_query_and_userinfo_never_kept(email: str) -> None:
     out = anonymize_referrer(f"https://other.example/?e={email}", "shop.example")
     assert out == "https://other.example"
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["a" * 40 + "_", "a-" * 120 + "_", ("a" * 63 + ".") * 3 + "a" * 60 + "_", "a..b", "a.-b"],
+)
+def test_crafted_hosts_are_refused_without_backtracking(host: str) -> None:
+    """A host the pattern refuses is refused in linear time: the old pattern (an optional
+    dot inside a repeat) took seconds for 24 letters and an underscore, doubling with each
+    letter. Run in a child so a regression fails the test instead of hanging the suite."""
+    code = (
+        "from beaconguard.anonymize.referrer import anonymize_referrer as a;"
+        f"print(a('https://{host}/', 'shop.example'))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=20)
+    assert done.stdout.strip() == "None", done.stderr
