@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from beaconguard.anonymize.pipeline import Pipeline, build_pipeline
-from beaconguard.offline.fastpath import BlockPath, FastPath, make_fast_paths
+from beaconguard.offline.fastpath import BlockPath, FastPath, SlowLine, make_fast_paths
 from beaconguard.offline.parse import LogLine, make_parser
 from beaconguard.offline.to_visit import make_converter
 from beaconguard.offline.writer import Formatter, make_formatter, malformed_marker
@@ -69,13 +69,11 @@ class Anonymizer:
         write: Callable[[bytes], object],
         progress: Callable[[], None] | None = None,
     ) -> Counts:
-        counts = Counts()
-        parse, to_visit, pipeline, fmt = self.parse, self.to_visit, self.pipeline, self.format
-        read = written = malformed = 0
-        json_marker, follow = self.json_out, self._follow_shape
-        fast = self.fast
+        """Anonymize ``lines`` one by one, handing the output to ``write`` in batches."""
+        tally = _Tally(json_marker=self.json_out)
         batch: list[str] = []
-        add = batch.append
+        one = self._line_path(batch.append, tally)
+        read = 0
 
         def flush() -> None:
             if batch:
@@ -86,39 +84,51 @@ class Anonymizer:
         try:
             for line in lines:
                 read += 1
-                if fast is not None and line:
-                    text = fast(line)
-                    if text is not None:
-                        add(text)
-                        written += 1
-                        if follow:
-                            json_marker = False
-                        if not read % PROGRESS_EVERY:
-                            flush()
-                            if progress is not None:
-                                progress()
-                        continue
-                parsed = parse(line) if line else None
-                if parsed is None:
-                    malformed += 1
-                    if not self.drop_malformed:
-                        add(malformed_marker(read, json_marker).decode())
-                        written += 1
-                else:
-                    add(fmt(pipeline(to_visit(parsed)), parsed).decode("utf-8"))
-                    written += 1
-                    if follow:
-                        json_marker = parsed.shape == "json"
+                one(line, read, False)
                 if not read % PROGRESS_EVERY:
                     flush()
                     if progress is not None:
                         progress()
         finally:
-            counts.read, counts.written, counts.malformed = read, written, malformed
             # What was anonymized is written even when reading fails part-way (a cut gzip
             # stream); a failed write emptied the batch first, so it is not retried.
             flush()
-        return counts
+        return Counts(read, tally.written, tally.malformed)
+
+    def _line_path(self, add: Callable[[str], object], tally: _Tally) -> SlowLine:
+        """``one(line, number, after_fast)``: one line the line-by-line way (the fast path
+        for one plain line, else the parser and the pipeline, else a marker), its output
+        handed to ``add`` and counted in ``tally``. ``after_fast``: the line before went
+        the block fast path (a marker then takes the text shape)."""
+        parse, to_visit, pipeline, fmt = self.parse, self.to_visit, self.pipeline, self.format
+        fast = self.fast
+        drop = self.drop_malformed
+        follow = self._follow_shape
+
+        def one(line: str | None, number: int, after_fast: bool) -> None:
+            if after_fast and follow:
+                tally.json_marker = False
+            if fast is not None and line:
+                text = fast(line)
+                if text is not None:
+                    add(text)
+                    tally.written += 1
+                    if follow:
+                        tally.json_marker = False
+                    return
+            parsed = parse(line) if line else None
+            if parsed is None:
+                tally.malformed += 1
+                if not drop:
+                    add(malformed_marker(number, tally.json_marker).decode())
+                    tally.written += 1
+            else:
+                add(fmt(pipeline(to_visit(parsed)), parsed).decode("utf-8"))
+                tally.written += 1
+                if follow:
+                    tally.json_marker = parsed.shape == "json"
+
+        return one
 
     def run_blocks(
         self,
@@ -136,38 +146,11 @@ class Anonymizer:
         block = self.block
         if block is None:
             return self.run(_lines_of(blocks), write, progress)
-        counts = Counts()
-        parse, to_visit, pipeline, fmt = self.parse, self.to_visit, self.pipeline, self.format
-        fast = self.fast
-        drop = self.drop_malformed
-        read = written = malformed = 0
-        json_marker, follow = self.json_out, self._follow_shape
+        tally = _Tally(json_marker=self.json_out)
         out: list[str] = []
-        add = out.append
-
-        def slow(line: str | None, number: int, after_fast: bool) -> None:
-            nonlocal written, malformed, json_marker
-            if after_fast and follow:
-                json_marker = False
-            if fast is not None and line:
-                text = fast(line)
-                if text is not None:
-                    add(text)
-                    written += 1
-                    if follow:
-                        json_marker = False
-                    return
-            parsed = parse(line) if line else None
-            if parsed is None:
-                malformed += 1
-                if not drop:
-                    add(malformed_marker(number, json_marker).decode())
-                    written += 1
-            else:
-                add(fmt(pipeline(to_visit(parsed)), parsed).decode("utf-8"))
-                written += 1
-                if follow:
-                    json_marker = parsed.shape == "json"
+        slow = self._line_path(out.append, tally)
+        follow = self._follow_shape
+        read = 0
 
         def flush() -> None:
             if out:
@@ -184,17 +167,25 @@ class Anonymizer:
                 else:
                     lines, taken, after_fast = block(text, read, out, slow)
                     read += lines
-                    written += taken
+                    tally.written += taken
                     if after_fast and follow:
-                        json_marker = False
+                        tally.json_marker = False
                 flush()
                 if progress is not None and read // PROGRESS_EVERY != before // PROGRESS_EVERY:
                     progress()
         finally:
-            counts.read, counts.written, counts.malformed = read, written, malformed
             # As in run(): what was anonymized is written even when reading fails part-way.
             flush()
-        return counts
+        return Counts(read, tally.written, tally.malformed)
+
+
+@dataclass(slots=True)
+class _Tally:
+    """The line path's running counts, and the shape a marker takes next."""
+
+    written: int = 0
+    malformed: int = 0
+    json_marker: bool = False
 
 
 def _lines_of(blocks: Iterable[str | None]) -> Iterator[str | None]:

@@ -368,6 +368,11 @@ def _line_path(columns: _Columns, pattern: re.Pattern[str], fmt: str) -> FastPat
     return fast
 
 
+def _chomp(line: str) -> str:
+    """A line of a block without its CR (its LF is already gone)."""
+    return line[:-1] if line[-1:] == "\r" else line
+
+
 def _block_path(columns: _Columns, fmt: str) -> BlockPath:
     loose, strict = _BLOCK[fmt]
     default_host = columns.default_host
@@ -399,16 +404,14 @@ def _block_path(columns: _Columns, fmt: str) -> BlockPath:
         ):
             if not client:
                 # Not a plain line (JSON, escapes, odd spacing, garbage): the line path.
-                slow(other[:-1] if other[-1:] == "\r" else other, base + i + 1, fresh)
+                slow(_chomp(other), base + i + 1, fresh)
                 fresh = False
                 continue
             if when != last_when:
                 found_time = columns.time(when)
                 if found_time is None:
-                    if split is None:
-                        split = text.split("\n")
-                    line = split[i]
-                    slow(line[:-1] if line[-1:] == "\r" else line, base + i + 1, fresh)
+                    split = split or text.split("\n")
+                    slow(_chomp(split[i]), base + i + 1, fresh)
                     fresh = False
                     continue
                 last_when = when
@@ -421,10 +424,8 @@ def _block_path(columns: _Columns, fmt: str) -> BlockPath:
             if found is None:
                 found = columns.request(request)
                 if found is None:
-                    if split is None:
-                        split = text.split("\n")
-                    line = split[i]
-                    slow(line[:-1] if line[-1:] == "\r" else line, base + i + 1, fresh)
+                    split = split or text.split("\n")
+                    slow(_chomp(split[i]), base + i + 1, fresh)
                     fresh = False
                     continue
 

@@ -12,7 +12,7 @@ import random
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from beaconguard.offline import source
@@ -222,6 +222,9 @@ _ANY_LINE = st.one_of(_LINE_PARTS, _LINE_PARTS.map(lambda b: b[: len(b) // 2]), 
 def test_property_blocks_equal_the_full_pipeline(  # type: ignore[no-untyped-def]
     make_settings, tmp_path, lines, overrides, fmt, block, crlf, final_newline
 ) -> None:
+    # A file that opens with gzip's magic is read as gzip (and refused when it is not):
+    # that is Source's job and its own tests'; here both sides must read plain text.
+    assume(not (lines and lines[0].startswith(b"\x1f\x8b")))
     path = tmp_path / "property.log"
     write_log(path, lines, crlf=crlf, final_newline=final_newline)
     settings_ = make_settings(**overrides)
