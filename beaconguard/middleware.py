@@ -69,6 +69,22 @@ class BeaconGuard:
         self._closers: list[Callable[[], None]] = []
 
         self.access_log: LogWriter | None = None
+        self.consent: ConsentGate | None = None
+        self.stats: Aggregator | None = None
+        try:
+            self._attach_parts(s)
+        except BaseException:
+            # A part that failed to start must not leave the ones before it running (the
+            # log writer's thread, an open store).
+            self.close()
+            raise
+
+        self._has_consumers = bool(self.consumers)
+        # The request headers the consumers read, as (raw name, key in ``Visit.headers``).
+        self._wanted_items = tuple(self._wanted_headers.items())
+
+    def _attach_parts(self, s: Settings) -> None:
+        """Start the parts ``s`` turns on; each registers what closes it."""
         if s.access_log is not None:
             sink = open_sink(
                 s.access_log,
@@ -76,21 +92,24 @@ class BeaconGuard:
                 rotate=s.access_log_rotate,
                 backups=s.access_log_backups,
             )
-            self.access_log = LogWriter(
-                sink, buffer_size=s.log_buffer_size, flush_interval=s.log_flush_interval
-            )
+            try:
+                self.access_log = LogWriter(
+                    sink, buffer_size=s.log_buffer_size, flush_interval=s.log_flush_interval
+                )
+            except BaseException:
+                sink.close()
+                raise
             self.consumers.append(self._log_consumer(self.access_log))
             self._closers.append(self.access_log.close)
 
         # Consent gate: resolves a state per request, strips the request's Cookie header
         # and filters the app's response start (see beaconguard/consent/gate.py).
-        self.consent: ConsentGate | None = None
         if s.consent:
             self.consent = ConsentGate(s, resolve_client=self._resolve_client)
             self.routes.update(consent_routes(self.consent, s.route_prefix))
 
         # --- statistics: aggregator consumer, beacon routes, flush on shutdown ---
-        self.stats: Aggregator | None = stats_part.attach(self) if s.stats else None
+        self.stats = stats_part.attach(self) if s.stats else None
         if self.stats is not None:
             plausible.attach(self)  # POST {plausible_path}, when set: same rules as beacons
         if self.consent is not None and self.stats is not None:
@@ -99,10 +118,6 @@ class BeaconGuard:
 
         # --- reports: GET {route_prefix}/api/report, only when a report token is set ---
         reports_part.attach(self)
-
-        self._has_consumers = bool(self.consumers)
-        # The request headers the consumers read, as (raw name, key in ``Visit.headers``).
-        self._wanted_items = tuple(self._wanted_headers.items())
 
     @staticmethod
     def _log_consumer(writer: LogWriter) -> Consumer:
@@ -192,9 +207,10 @@ class BeaconGuard:
     ) -> None:
         peer = scope.get("client")
         route = scope.get("route")
+        method = scope["method"]
         visit = Visit(
             time=now,
-            method=scope["method"],
+            method=method,
             scheme=scope.get("scheme", "http"),
             host=found.get("host", ""),
             path=scope["path"],
@@ -210,7 +226,8 @@ class BeaconGuard:
             route=route.path_format if isinstance(route, Route) else None,
             root_path=scope.get("root_path", ""),
             status=response.status,
-            bytes_sent=response.bytes_sent,
+            # The server sends no body for HEAD, whatever the app handed it.
+            bytes_sent=response.bytes_sent if method != "HEAD" else 0,
             duration_ms=(time.perf_counter() - started) * 1000.0,
             content_type=response.content_type,
             headers=found,

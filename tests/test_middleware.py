@@ -156,3 +156,41 @@ def test_own_routes_answer_under_a_root_path(make_settings) -> None:  # type: ig
         # Outside the prefix, or a prefix that is only a string prefix: the app's, not ours.
         assert client.get("/_bg/consent").status_code == 200
         assert client.get("/application/_bg/consent").status_code == 404
+
+
+def test_a_part_failing_at_start_closes_the_parts_before_it(
+    tmp_path: Path, make_settings, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+) -> None:
+    from beaconguard import middleware
+
+    closed: list[str] = []
+    parts: list[Any] = []
+
+    def failing_attach(guard: BeaconGuard) -> None:
+        assert guard.access_log is not None and guard.stats is not None
+        parts.extend([guard.access_log, guard.stats])
+        guard._closers.append(lambda: closed.append("reached"))
+        raise RuntimeError("report part failed")
+
+    monkeypatch.setattr(middleware.reports_part, "attach", failing_attach)
+    settings = make_settings(access_log=str(tmp_path / "a.log"), stats=True, store="memory://")
+    with pytest.raises(RuntimeError, match="report part failed"):
+        BeaconGuard(starlette_app(), settings=settings)
+    # Every part registered before the failure was closed: the writer and the aggregator
+    # (their threads stop) and the late closer too.
+    assert closed == ["reached"]
+    for part in parts:
+        assert part._closed
+        assert part._thread is None or not part._thread.is_alive()
+
+
+def test_head_logs_no_body_bytes(tmp_path: Path, make_settings) -> None:  # type: ignore[no-untyped-def]
+    """The server drops a HEAD answer's body, so the log does not count it as sent."""
+    log = tmp_path / "access.log"
+    app = BeaconGuard(starlette_app(), settings=make_settings(access_log=str(log)))
+    with TestClient(app) as client:
+        assert client.head("/products/8812").status_code in (200, 405)
+        assert client.get("/products/8812").status_code == 200
+    head, get = read_log(log)
+    assert head["method"] == "HEAD" and head["bytes"] == 0
+    assert get["method"] == "GET" and get["bytes"] > 0

@@ -21,7 +21,11 @@ def attach(guard: BeaconGuard) -> Aggregator:
     """Open the store, start the aggregator and mount the beacon endpoints on ``guard``."""
     settings = guard.settings
     store = open_store(settings.store)
-    aggregator = Aggregator(store, settings)
+    try:
+        aggregator = Aggregator(store, settings)
+    except BaseException:
+        store.close()
+        raise
     guard._wanted_headers.update(HEADERS)
     guard.consumers.append(aggregator.consume)
     guard.routes.update(make_endpoints(settings))
