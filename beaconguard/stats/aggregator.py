@@ -45,6 +45,12 @@ _UTM = ("utm_source", "utm_medium", "utm_campaign")
 MAX_VALUE = 200
 #: Pending cells past which the flusher is woken early, so a burst cannot grow memory.
 MAX_PENDING = 50_000
+#: What a store outage may hold back for the next try: cells, and visitor hashes across
+#: them (about 100 MB together at the limits). Past them the oldest counts stay and the
+#: newest are dropped, counted in ``Aggregator.dropped`` and logged: an outage of hours
+#: must not take the app's memory with it.
+MAX_BACKLOG_CELLS = 200_000
+MAX_BACKLOG_VISITORS = 1_000_000
 _HTML = ("text/html", "application/xhtml+xml")
 
 
@@ -184,6 +190,9 @@ class Aggregator:
         self._closed = False
         self._wake = threading.Event()
         self._last_purge = 0.0
+        #: What a full outage backlog had to drop: counter cells (one visit updates
+        #: several: the day, its page, each dimension) and visitor hashes.
+        self.dropped = {"cells": 0, "visitors": 0}
         try:
             self._refresh_keys(clock())
         except Exception:
@@ -386,16 +395,26 @@ class Aggregator:
             self._merge_back(batch)
 
     def _merge_back(self, batch: Batch) -> None:
+        dropped = {"cells": 0, "visitors": 0}
         with self._lock:
             cur = self._batch
+            room = MAX_BACKLOG_VISITORS - sum(len(d.visitors) for d in cur.cells.values())
             for cell, delta in batch.cells.items():
                 mine = cur.cells.get(cell)
                 if mine is None:
-                    cur.cells[cell] = delta
-                else:
-                    mine.pageviews += delta.pageviews
-                    mine.events += delta.events
+                    if len(cur.cells) >= MAX_BACKLOG_CELLS:
+                        dropped["cells"] += 1
+                        dropped["visitors"] += len(delta.visitors)
+                        continue
+                    mine = cur.cells[cell] = Delta()
+                mine.pageviews += delta.pageviews
+                mine.events += delta.events
+                if len(delta.visitors) <= room:
+                    before = len(mine.visitors)
                     mine.visitors |= delta.visitors
+                    room -= len(mine.visitors) - before
+                else:
+                    dropped["visitors"] += len(delta.visitors)
             for bk, n in batch.bots.items():
                 cur.bots[bk] = cur.bots.get(bk, 0) + n
             for ck, n in batch.consent.items():
@@ -403,6 +422,14 @@ class Aggregator:
             for source, mark in batch.ingested.items():
                 if source not in cur.ingested or cur.ingested[source][0] < mark[0]:
                     cur.ingested[source] = mark
+            for kind, n in dropped.items():
+                self.dropped[kind] += n
+        if any(dropped.values()):
+            log.warning(
+                "beaconguard: statistics store still unavailable and the backlog is full; "
+                "dropped %d counter cell(s) and %d visitor hash(es)",
+                dropped["cells"], dropped["visitors"],
+            )
 
     def maintain(self) -> None:
         """Day-key rotation and destruction, and (hourly) the retention purge."""

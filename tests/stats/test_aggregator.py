@@ -199,6 +199,42 @@ def test_a_store_outage_does_not_stop_the_app_and_nothing_is_lost(make_settings)
     assert report["rows"] == [{"key": "/a", "pageviews": 2, "visitors": 1, "events": 0}]
 
 
+def test_an_outage_backlog_is_bounded_and_says_what_it_dropped(
+    make_settings, monkeypatch, caplog  # type: ignore[no-untyped-def]
+) -> None:
+    from beaconguard.stats import aggregator as aggregator_module
+    from beaconguard.stats.store.memory import MemoryStore
+
+    class Down(MemoryStore):
+        up = False
+
+        def write(self, batch):  # type: ignore[no-untyped-def]
+            if not self.up:
+                raise ConnectionError("store down")
+            super().write(batch)
+
+    monkeypatch.setattr(aggregator_module, "MAX_BACKLOG_CELLS", 40)
+    monkeypatch.setattr(aggregator_module, "MAX_BACKLOG_VISITORS", 25)
+    store = Down()
+    f = Feeder(store, make_settings())
+    for round_ in range(3):
+        for i in range(30):
+            f.visit(f"/p{round_}-{i}", client=f"10.0.{round_}.{i}")
+        f.flush()  # fails: held back, up to the limits
+    backlog = f.agg._batch.cells
+    assert len(backlog) <= 40
+    assert sum(len(d.visitors) for d in backlog.values()) <= 25
+    dropped = f.agg.dropped
+    assert dropped["cells"] > 0 and dropped["visitors"] > 0
+    assert "backlog is full" in caplog.text
+    # What was kept is written once the store is back: some of the views, not all.
+    store.up = True
+    f.flush()
+    assert 0 < len(store.cells) <= 40
+    pages = {k: v.pageviews for k, v in store.cells.items() if "/p" in "".join(map(str, k))}
+    assert 0 < sum(pages.values()) < 90
+
+
 def test_forked_worker_gets_its_own_flusher_and_connection(tmp_path, make_settings) -> None:  # type: ignore[no-untyped-def]
     """gunicorn --preload: the app (and its aggregator) is built before workers fork."""
     import os
