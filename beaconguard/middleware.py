@@ -106,6 +106,7 @@ class BeaconGuard:
         # and filters the app's response start (see beaconguard/consent/gate.py).
         if s.consent:
             self.consent = ConsentGate(s, resolve_client=self._resolve_client)
+            self._wanted_headers[b"sec-gpc"] = "sec-gpc"
             self.routes.update(consent_routes(self.consent, s.route_prefix))
 
         # --- statistics: aggregator consumer, beacon routes, flush on shutdown ---
@@ -148,10 +149,15 @@ class BeaconGuard:
             await target(scope, receive, send)
             return
         headers = scope["headers"]
-        # One pass in C; a repeated name (HTTP/2 splits Cookie) takes the joining pass.
+        if not isinstance(headers, list):
+            # ASGI promises only an iterable; the gate and the app both read it again.
+            headers = scope["headers"] = list(headers)
+        # One pass in C. A repeated name (HTTP/2 splits Cookie) or a name not in lower case
+        # (ASGI asks servers for lower case; a Cookie that skipped the gate would fail
+        # open) takes the normalising pass.
         raw: dict[bytes, bytes] = dict(headers)
-        if len(raw) != len(headers):
-            raw = _join_repeated(headers)
+        if len(raw) != len(headers) or not b"".join(raw).islower():
+            raw = _normalized(headers)
         if not self._has_consumers:
             # Only the gate observes the request: no clock, no decoded headers, no
             # response bookkeeping.
@@ -332,11 +338,12 @@ class _ObservedSend(_GatedSend):
         await self.send(message)
 
 
-def _join_repeated(headers: Any) -> dict[bytes, bytes]:
-    """Request headers by name, a repeated name's values joined as one (``; `` for Cookie,
-    as HTTP/2 requires, ``, `` for any other)."""
+def _normalized(headers: Any) -> dict[bytes, bytes]:
+    """Request headers by lower-case name, a repeated name's values joined as one (``; ``
+    for Cookie, as HTTP/2 requires, ``, `` for any other)."""
     out: dict[bytes, bytes] = {}
     for name, value in headers:
+        name = bytes(name).lower()
         if name in out:
             out[name] = out[name] + (b"; " if name == b"cookie" else b", ") + value
         else:

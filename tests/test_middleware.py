@@ -194,3 +194,17 @@ def test_head_logs_no_body_bytes(tmp_path: Path, make_settings) -> None:  # type
     head, get = read_log(log)
     assert head["method"] == "HEAD" and head["bytes"] == 0
     assert get["method"] == "GET" and get["bytes"] > 0
+
+
+def test_visit_headers_carry_sec_gpc_when_consent_is_on(make_settings) -> None:  # type: ignore[no-untyped-def]
+    """Consumers read the visitor's GPC signal from the Visit, as before the gate took its
+    headers from the raw dict."""
+    guard = BeaconGuard(starlette_app(), settings=make_settings(consent=True, stats=False,
+                                                                access_log=None))
+    seen: list[dict[str, str]] = []
+    guard.consumers.append(lambda visit, record: seen.append(dict(visit.headers)))
+    guard._has_consumers = True
+    with TestClient(guard) as client:
+        client.get("/products/1", headers={"sec-gpc": "1", "cookie": "session=1"})
+    assert seen and seen[0].get("sec-gpc") == "1"
+    assert "cookie" not in seen[0]

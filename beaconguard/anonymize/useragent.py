@@ -19,15 +19,14 @@ tablet, PC and bot rules), computed the fast way when it can be:
   so the mobile, tablet, PC and bot rules are that library's, unchanged.
 
 Without ``ua-parser-rs`` every string takes the pure-Python route (same answers, slower).
-Nothing heavy is imported or built before the first classification. Results sit behind a
+Nothing heavy is imported or built before the first classification (which costs about a
+third of a second, once per process). Results sit behind a
 bounded LRU cache: a repeated UA costs a dict lookup, and a flood of random UA strings can
 neither grow memory past the cache size nor cost more than one parse each.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import threading
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -56,8 +55,6 @@ UNKNOWN = UAInfo("Other", None, "Other", "other", False, None)
 EMPTY = UAInfo("Other", None, "Other", "bot", True, "empty")
 ABSURD = UAInfo("Other", None, "Other", "bot", True, "malformed")
 
-_LEGACY = "ua_parser.user_agent_parser"
-
 
 def _family(name: str) -> str:
     # Families come from a fixed regex list, but guard against anything odd slipping out.
@@ -65,25 +62,14 @@ def _family(name: str) -> str:
 
 
 def _import_user_agents() -> Any:
-    """``user_agents.parsers``, without compiling the pure-Python parser's 1,300 regexes.
+    """``user_agents.parsers``, imported at the first classification, not at start-up.
 
-    ``user_agents`` imports ``ua_parser.user_agent_parser``, whose import compiles every
-    uap-core pattern (a fifth of a second) although the fast route never calls it. That
-    module is registered with the standard library's ``LazyLoader``, so it runs the first
-    time something reads from it: the pure-Python route, here or anywhere in the process.
+    Its import compiles the pure-Python parser's 1,300 patterns (a fifth of a second)
+    although the fast route never runs them. Deferring that import further (a lazy module
+    in ``sys.modules``) was tried and dropped: on Python 3.11 a lazy module read by two
+    threads at once fails in one of them, and the process's other users of
+    ``ua_parser.user_agent_parser`` would share that risk.
     """
-    if _LEGACY not in sys.modules:
-        spec = importlib.util.find_spec(_LEGACY)
-        if spec is not None and spec.loader is not None:
-            loader = importlib.util.LazyLoader(spec.loader)
-            spec.loader = loader
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[_LEGACY] = module
-            loader.exec_module(module)
-            # Bound on its package as the import system binds a submodule: an import of
-            # it then finds it there, without reading (and so loading) the module.
-            parent, _, child = _LEGACY.rpartition(".")
-            setattr(sys.modules[parent], child, module)
     import user_agents.parsers
 
     return user_agents.parsers

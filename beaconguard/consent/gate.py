@@ -60,10 +60,13 @@ _PRIVATE = (b"cache-control", b"private")
 # Kinds of response header the gate reads (0: any other header).
 _SET_COOKIE, _CONTENT_TYPE, _CSP, _CACHE_CONTROL = 1, 2, 3, 4
 _HOSTNAME = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)+")
-# Parsed Cookie headers kept, and the longest one kept (a browser's is rarely over 4 KB).
-# They hold session tokens: memory only, never written, gone when evicted.
-_PARSED_CACHE = 1024
+# Parsed Cookie headers kept, the longest one kept (a browser's is rarely over 4 KB) and
+# the most cookies in one kept (each piece costs a few hundred bytes parsed: without this
+# bound 4 KB of semicolons held 260 KB). They hold session tokens: memory only, never
+# written, gone when evicted. Anything larger is parsed on each request instead.
+_PARSED_CACHE = 512
 _MAX_CACHED_HEADER = 4096
+_MAX_CACHED_PIECES = 64
 #: (consent cookie value, (name, piece) pairs, mask → what ``_filter`` returned).
 _Parsed = tuple[
     str | None,
@@ -218,7 +221,7 @@ class ConsentGate:
             filtered = by_mask[mask] = self._filter(parsed[1], mask)
         if filtered is not None:
             kept, stale = filtered
-            headers = [(k, v) for k, v in scope["headers"] if k != b"cookie"]
+            headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"cookie"]
             if kept:
                 headers.append((b"cookie", kept))
             scope = dict(scope)
@@ -255,7 +258,7 @@ class ConsentGate:
                 consent_value = value.strip().strip('"')
             pairs.append((name, piece.strip()))
         parsed: _Parsed = (consent_value, tuple(pairs), {})
-        if len(header) <= _MAX_CACHED_HEADER:
+        if len(header) <= _MAX_CACHED_HEADER and len(pairs) <= _MAX_CACHED_PIECES:
             cache = self._parsed
             if len(cache) >= _PARSED_CACHE:
                 cache.pop(next(iter(cache)))

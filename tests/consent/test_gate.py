@@ -145,6 +145,49 @@ def test_cookie_header_parse_cache_is_bounded(make_client):
     assert any(v.startswith(b"_fbp=;") for k, v in headers if k == b"set-cookie")
 
 
+def test_cookie_header_names_in_any_case_are_gated(make_client):
+    """ASGI asks servers for lower-case names; one that is not must not skip the gate."""
+    seen = {}
+
+    async def app(scope, receive, send):
+        seen["headers"] = [(k, v) for k, v in scope["headers"] if k.lower() == b"cookie"]
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    _, guard = make_client()
+    guard.app = app
+    asgi_request(guard, "/x", [(b"Cookie", b"_ga=GA1.2.secret; session=2"),
+                               (b"COOKIE", b"_fbp=3")])
+    assert seen["headers"] == [(b"cookie", b"session=2")]
+
+
+def test_headers_given_as_a_one_shot_iterable(make_client):
+    """ASGI promises an iterable of headers, not a list: read once, still seen by the app."""
+    import anyio
+
+    seen = {}
+
+    async def app(scope, receive, send):
+        seen["headers"] = list(scope["headers"])
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        return None
+
+    _, guard = make_client()
+    guard.app = app
+    scope = {"type": "http", "method": "GET", "scheme": "http", "path": "/x",
+             "raw_path": b"/x", "query_string": b"", "root_path": "",
+             "headers": iter([(b"host", b"testserver"), (b"cookie", b"session=1; _fbp=2")]),
+             "client": ("127.0.0.1", 5000), "server": ("testserver", 80)}
+    anyio.run(guard, scope, receive, send)
+    assert seen["headers"] == [(b"host", b"testserver"), (b"cookie", b"session=1")]
+
+
 def test_untouched_request_keeps_the_same_scope_headers(make_client):
     seen = {}
     original = [(b"host", b"testserver"), (b"cookie", b"session=1; other=2")]
