@@ -34,10 +34,12 @@ _IPV6 = re.compile(
 )
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DIGIT = re.compile(r"\d")
-# A session-like name=value pair: in query strings, cookie columns, headers logged by mistake.
-_COOKIE = re.compile(
-    r"(?i)(?<![A-Za-z0-9_.-])([A-Za-z0-9_.-]*(?:sess|sid|token|auth|csrf|xsrf|jwt|remember"
-    r"|_ga|_gid|_fbp|login)[A-Za-z0-9_.-]*)=([^;&\s\"',}{]{6,})"
+# A session-like name=value pair: in query strings, cookie columns, headers logged by
+# mistake. Any name=value pair is found first and its name judged after: one pattern that
+# looked for the keyword inside the name backtracked quadratically on a long name.
+_PAIR = re.compile(r"(?<![A-Za-z0-9_.-])([A-Za-z0-9_.-]+)=([^;&\s\"',}{]{6,})")
+_SESSION_NAME = re.compile(
+    r"(?i)sess|sid|token|auth|csrf|xsrf|jwt|remember|_ga|_gid|_fbp|login"
 )
 _PIECES = re.compile(r"[^/?&=;,\s()\"'<>\[\]{}|:@#]+")
 _PSEUDONYM = re.compile(r"[0-9a-f]{16}")
@@ -142,7 +144,10 @@ class Auditor:
             kinds.add("email")
         if "eyJ" in text and JWT.search(text):
             kinds.add("jwt")
-        if "=" in text and any(not v.startswith("{") for _, v in _COOKIE.findall(text)):
+        if "=" in text and any(
+            not value.startswith("{") and _SESSION_NAME.search(name)
+            for name, value in _PAIR.findall(text)
+        ):
             kinds.add("cookie")
         if len(text) >= 16:
             # Token shapes are judged piece by piece: a whole URL is letters, digits and
