@@ -19,8 +19,8 @@ tablet, PC and bot rules), computed the fast way when it can be:
   so the mobile, tablet, PC and bot rules are that library's, unchanged.
 
 Without ``ua-parser-rs`` every string takes the pure-Python route (same answers, slower).
-Nothing heavy is imported or built before the first classification (which costs about a
-third of a second, once per process). Results sit behind a
+Nothing heavy is imported or built before the first classifier is made or the first
+string classified (about a third of a second, once per process). Results sit behind a
 bounded LRU cache: a repeated UA costs a dict lookup, and a flood of random UA strings can
 neither grow memory past the cache size nor cost more than one parse each.
 """
@@ -243,5 +243,10 @@ def parse_legacy(ua: str) -> UAInfo:
 
 
 def make_classifier(cache_size: int = 4096) -> Callable[[str], UAInfo]:
-    """A bounded, cached :func:`parse`; one per middleware so caches are not global."""
+    """A bounded, cached :func:`parse`; one per middleware so caches are not global.
+
+    The parsers are built now (a third of a second, once per process), so that a server's
+    first request does not wait for them.
+    """
+    _get_engine()
     return bounded_cache(parse, cache_size, MAX_UA)
