@@ -18,6 +18,7 @@ from beaconguard.stats.query import (
     run_report,
 )
 from beaconguard.stats.store import open_store
+from beaconguard.stats.store.memory import MemoryStore
 from tests.stats.helpers import CHROME, NOON, Feeder
 from tests.stats.keys import pin_day_key
 
@@ -166,26 +167,30 @@ def test_settings_for_beacons_are_validated(make_settings) -> None:  # type: ign
         make_settings(beacon_props=("bad name",))
 
 
+class FlakyStore(MemoryStore):
+    """A real memory store whose writes (and day keys, with ``keys_too``) fail until
+    ``up`` is set."""
+
+    def __init__(self, keys_too: bool = True) -> None:
+        super().__init__()
+        self.up = False
+        self.keys_too = keys_too
+
+    def write(self, batch):  # type: ignore[no-untyped-def]
+        if not self.up:
+            raise ConnectionError("store down")
+        super().write(batch)
+
+    def day_key(self, day, now):  # type: ignore[no-untyped-def]
+        if self.keys_too and not self.up:
+            raise ConnectionError("store down")
+        return super().day_key(day, now)
+
+
 def test_a_store_outage_does_not_stop_the_app_and_nothing_is_lost(make_settings) -> None:  # type: ignore[no-untyped-def]
     from beaconguard.stats.aggregator import Aggregator
-    from beaconguard.stats.store.memory import MemoryStore
 
-    class Flaky(MemoryStore):
-        """A real memory store that refuses to work until ``up`` is set."""
-
-        up = False
-
-        def write(self, batch):  # type: ignore[no-untyped-def]
-            if not self.up:
-                raise ConnectionError("store down")
-            super().write(batch)
-
-        def day_key(self, day, now):  # type: ignore[no-untyped-def]
-            if not self.up:
-                raise ConnectionError("store down")
-            return super().day_key(day, now)
-
-    store = Flaky()
+    store = FlakyStore()
     f = Feeder(store, make_settings())  # starts although the store is down
     assert isinstance(f.agg, Aggregator)
     f.visit("/a")
@@ -203,19 +208,10 @@ def test_an_outage_backlog_is_bounded_and_says_what_it_dropped(
     make_settings, monkeypatch, caplog  # type: ignore[no-untyped-def]
 ) -> None:
     from beaconguard.stats import aggregator as aggregator_module
-    from beaconguard.stats.store.memory import MemoryStore
-
-    class Down(MemoryStore):
-        up = False
-
-        def write(self, batch):  # type: ignore[no-untyped-def]
-            if not self.up:
-                raise ConnectionError("store down")
-            super().write(batch)
 
     monkeypatch.setattr(aggregator_module, "MAX_BACKLOG_CELLS", 40)
     monkeypatch.setattr(aggregator_module, "MAX_BACKLOG_VISITORS", 25)
-    store = Down()
+    store = FlakyStore(keys_too=False)
     f = Feeder(store, make_settings())
     for round_ in range(3):
         for i in range(30):
