@@ -71,15 +71,9 @@ class Anonymizer:
     ) -> Counts:
         """Anonymize ``lines`` one by one, handing the output to ``write`` in batches."""
         tally = _Tally(json_marker=self.json_out)
-        batch: list[str] = []
+        batch, flush = _batched(write)
         one = self._line_path(batch.append, tally)
         read = 0
-
-        def flush() -> None:
-            if batch:
-                data = "".join(batch).encode("utf-8", "replace")
-                batch.clear()
-                write(data)
 
         try:
             for line in lines:
@@ -147,16 +141,10 @@ class Anonymizer:
         if block is None:
             return self.run(_lines_of(blocks), write, progress)
         tally = _Tally(json_marker=self.json_out)
-        out: list[str] = []
+        out, flush = _batched(write)
         slow = self._line_path(out.append, tally)
         follow = self._follow_shape
         read = 0
-
-        def flush() -> None:
-            if out:
-                data = "".join(out).encode("utf-8", "replace")
-                out.clear()
-                write(data)
 
         try:
             for text in blocks:
@@ -186,6 +174,20 @@ class _Tally:
     written: int = 0
     malformed: int = 0
     json_marker: bool = False
+
+
+def _batched(write: Callable[[bytes], object]) -> tuple[list[str], Callable[[], None]]:
+    """A list to gather output lines in, and ``flush()`` handing them to ``write`` as one
+    UTF-8 write. The list is emptied before the write, so a failed write is not retried."""
+    batch: list[str] = []
+
+    def flush() -> None:
+        if batch:
+            data = "".join(batch).encode("utf-8", "replace")
+            batch.clear()
+            write(data)
+
+    return batch, flush
 
 
 def _lines_of(blocks: Iterable[str | None]) -> Iterator[str | None]:

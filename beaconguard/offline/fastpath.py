@@ -223,6 +223,15 @@ class _Columns:
             kept = self.ip_filter(address, when)
         return kept or "-"
 
+    def direct_client(self, client: str, when: float) -> str:
+        """The client column for a line without X-Forwarded-For; cached (the caller
+        looks in ``clients`` first, so a hit costs no call)."""
+        text = self.quick_direct(client) if self.quick_direct is not None else None
+        if text is None:
+            text = self.client(client, None, when)
+        self.clients.put(client, text)
+        return text
+
     def request(self, request: str) -> tuple[str, str] | None:
         """(request column, host the referrer is judged against), or ``None`` for a
         request line that is not one; cached."""
@@ -296,7 +305,6 @@ def _line_path(columns: _Columns, pattern: re.Pattern[str], fmt: str) -> FastPat
     json_first = fmt == "auto"
     default_host = columns.default_host
     hashed = columns.hashed
-    quick_direct = columns.quick_direct
     client_column = columns.client
     clients, requests, referrers, agents = (
         columns.clients, columns.requests, columns.referrers, columns.agents
@@ -340,11 +348,7 @@ def _line_path(columns: _Columns, pattern: re.Pattern[str], fmt: str) -> FastPat
         else:
             client_text = clients.get(client)
             if client_text is None:
-                if quick_direct is not None:
-                    client_text = quick_direct(client)
-                if client_text is None:
-                    client_text = client_column(client, None, last_moment)
-                clients.put(client, client_text)
+                client_text = columns.direct_client(client, last_moment)
 
         if ua is None:
             return f'{client_text} - - [{last_time}] "{found[0]}" {status} {size_text}\n'
@@ -377,7 +381,6 @@ def _block_path(columns: _Columns, fmt: str) -> BlockPath:
     loose, strict = _BLOCK[fmt]
     default_host = columns.default_host
     hashed = columns.hashed
-    quick_direct = columns.quick_direct
     client_column = columns.client
     clients, requests, referrers, agents = (
         columns.clients, columns.requests, columns.referrers, columns.agents
@@ -438,11 +441,7 @@ def _block_path(columns: _Columns, fmt: str) -> BlockPath:
             else:
                 client_text = clients.get(client)
                 if client_text is None:
-                    if quick_direct is not None:
-                        client_text = quick_direct(client)
-                    if client_text is None:
-                        client_text = client_column(client, None, last_moment)
-                    clients.put(client, client_text)
+                    client_text = columns.direct_client(client, last_moment)
             if size_text == "-":
                 size_text = "0"
             fast += 1

@@ -23,6 +23,17 @@ UA = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
       "Chrome/126.0.0.0 Safari/537.36")
 
 
+def _page_rows(url: str) -> list[dict[str, Any]]:
+    """The store's page report for yesterday and today (a run may cross midnight)."""
+    today = dt.datetime.now(dt.UTC).date()
+    store = open_store(url)
+    try:
+        q = ReportQuery(start=today - dt.timedelta(days=1), end=today, by="page", min_visitors=1)
+        return list(run_report(store, q)["rows"])
+    finally:
+        store.close()
+
+
 @pytest.mark.browser
 def test_script_counts_each_page_load_once(tmp_path: Path, browser: Any) -> None:
     url = f"sqlite:///{tmp_path / 'stats.db'}"
@@ -57,13 +68,7 @@ def test_script_counts_each_page_load_once(tmp_path: Path, browser: Any) -> None
                 page.wait_for_timeout(300)
             finally:
                 context.close()
-    today = dt.datetime.now(dt.UTC).date()
-    store = open_store(url)
-    try:
-        q = ReportQuery(start=today - dt.timedelta(days=1), end=today, by="page", min_visitors=1)
-        rows = {r["key"]: (r["pageviews"], r["events"]) for r in run_report(store, q)["rows"]}
-    finally:
-        store.close()
+    rows = {r["key"]: (r["pageviews"], r["events"]) for r in _page_rows(url)}
     # the event was sent after the pushState, so from /spa/next
     assert rows == {"/page": (1, 0), "/spa/next": (1, 1), "/cdn.html": (1, 0)}
 
@@ -114,11 +119,5 @@ def test_a_prerendered_page_is_counted_when_shown(tmp_path: Path, browser: Any) 
                 assert len(sent) == 1
             finally:
                 context.close()
-    today = dt.datetime.now(dt.UTC).date()
-    store = open_store(url)
-    try:
-        q = ReportQuery(start=today - dt.timedelta(days=1), end=today, by="page", min_visitors=1)
-        rows = {r["key"]: r["pageviews"] for r in run_report(store, q)["rows"]}
-    finally:
-        store.close()
+    rows = {r["key"]: r["pageviews"] for r in _page_rows(url)}
     assert rows == {"/cdn.html": 1}
