@@ -100,6 +100,10 @@ class Settings:
     consent_clear_site_data: bool = False
     # --- routing ------------------------------------------------------------------------
     route_prefix: str = "/_bg"
+    # --- performance --------------------------------------------------------------------
+    #: Use the compiled per-request path (``beaconguard._speedups``) where it is built. Off,
+    #: or without a C compiler at install, the Python path gives the same answers slower.
+    speedups: bool = True
 
     def __post_init__(self) -> None:
         _set = object.__setattr__

@@ -56,6 +56,7 @@ _MAX_PURGE_NAME = 128
 _MAX_HOST = 253
 _KEEP_CACHE = 4096
 _EMPTY_VALUE = (b";", b"", b'"', b" ")
+_FOREVER = float("inf")
 _PRIVATE = (b"cache-control", b"private")
 # Kinds of response header the gate reads (0: any other header).
 _SET_COOKIE, _CONTENT_TYPE, _CSP, _CACHE_CONTROL = 1, 2, 3, 4
@@ -67,6 +68,11 @@ _HOSTNAME = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)+")
 _PARSED_CACHE = 512
 _MAX_CACHED_HEADER = 4096
 _MAX_CACHED_PIECES = 64
+#: What the compiled path replays for one Cookie header: (state, its mask, when the state
+#: stops being valid (``time.time()``), the Cookie header the app gets or ``None`` to leave
+#: the request as it is).
+FastEntry = tuple[ConsentState, int, float, "bytes | None"]
+_NO_HEADERS: Mapping[bytes, bytes] = {}
 #: (consent cookie value, (name, piece) pairs, mask → what ``_filter`` returned).
 _Parsed = tuple[
     str | None,
@@ -115,6 +121,9 @@ class ConsentGate:
         self._parsed: dict[bytes, _Parsed] = {}
         # (one name, host, secure) → its purge headers and their size in bytes.
         self._purge_cache: dict[tuple[str, str, bool], tuple[list[tuple[bytes, bytes]], int]] = {}
+        #: Resolved Cookie headers the compiled path replays, without and with ``Sec-GPC:
+        #: 1`` (see beaconguard/consent/fast.py); ``None`` while no compiled path reads them.
+        self.fast_cookies: tuple[dict[bytes, FastEntry], dict[bytes, FastEntry]] | None = None
 
         hosts: dict[str, list[str]] = {}
         for cat, names in s.third_party_hosts.items():
@@ -219,6 +228,8 @@ class ConsentGate:
             filtered = by_mask[mask]
         else:
             filtered = by_mask[mask] = self._filter(parsed[1], mask)
+        if self.fast_cookies is not None:
+            self._remember(header, gpc, state, filtered)
         if filtered is not None:
             kept, stale = filtered
             headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"cookie"]
@@ -230,6 +241,38 @@ class ConsentGate:
             return scope, state, stale
         _put_state(scope, state)
         return scope, state, ()
+
+    def _remember(
+        self,
+        header: bytes,
+        gpc: bool,
+        state: ConsentState,
+        filtered: tuple[bytes, tuple[str, ...]] | None,
+    ) -> None:
+        """Keep one Cookie header's answer for the compiled path, when it can be replayed:
+        nothing to expire, and a state that depends on the header and ``Sec-GPC`` alone
+        (a valid decision until it expires, or no region default to look up)."""
+        assert self.fast_cookies is not None
+        if filtered is not None and filtered[1]:
+            return  # stale cookies to expire: the Python path writes those headers
+        if state.explicit and state.decided_at is not None:
+            expires = float(state.decided_at + self.cookie.max_age)
+        elif self._country is None:
+            expires = _FOREVER
+        else:
+            return
+        if type(header) is not bytes or len(header) > _MAX_CACHED_HEADER:
+            return
+        cache = self.fast_cookies[gpc]
+        if len(cache) >= _PARSED_CACHE:
+            cache.pop(next(iter(cache)))
+        cache[header] = (state, state.mask, expires, None if filtered is None else filtered[0])
+
+    def fast_fallback(self, message: Message, state: ConsentState, scope: Scope) -> Message:
+        """What the compiled path's ``send`` does with a message it leaves to Python."""
+        if message["type"] == "http.response.start":
+            return self.response_start(message, state, (), scope, _NO_HEADERS)
+        return message
 
     def _client(self, scope: Scope, raw: Mapping[bytes, bytes]) -> str | None:
         """The visitor's address (for the region default), as the access log resolves it."""
@@ -421,6 +464,7 @@ class ConsentGate:
             ok = self.unregistered != "block"
             if report and self.unregistered == "report" and isinstance(name, bytes):
                 # Reported from the app's Set-Cookie only: request names are not the app's.
+                # Once reported, the answer is cached like any other.
                 self._report(name)
             elif self.unregistered == "report":
                 return ok  # not cached, so the app's first Set-Cookie is still reported

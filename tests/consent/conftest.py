@@ -73,12 +73,26 @@ def make_site() -> Starlette:
     )
 
 
-@pytest.fixture
-def make_client(make_settings: Callable[..., Any]) -> Callable[..., Any]:
-    """``make_client(**settings)`` → (TestClient, BeaconGuard) over the cookie-setting app."""
+#: The three ways a request crosses the gate: with the statistics part observing it (the
+#: default settings), gate only in Python, and gate only through the compiled path.
+GATE_PATHS = {
+    "observed": {},
+    "python": {"stats": False, "speedups": False},
+    "compiled": {"stats": False, "speedups": True},
+}
+
+
+@pytest.fixture(params=list(GATE_PATHS))
+def make_client(
+    make_settings: Callable[..., Any], request: pytest.FixtureRequest
+) -> Callable[..., Any]:
+    """``make_client(**settings)`` → (TestClient, BeaconGuard) over the cookie-setting app,
+    once for each of :data:`GATE_PATHS` (a test's own settings win)."""
+    if request.param == "compiled":
+        pytest.importorskip("beaconguard._speedups", reason="the C extension was not built")
 
     def make(**overrides: Any) -> tuple[Any, BeaconGuard]:
-        values: dict[str, Any] = {"cookie_registry": REGISTRY}
+        values: dict[str, Any] = {"cookie_registry": REGISTRY, **GATE_PATHS[request.param]}
         values.update(overrides)
         guard = BeaconGuard(make_site(), settings=make_settings(**values))
         return TestClient(guard, base_url=ORIGIN), guard
