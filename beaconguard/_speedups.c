@@ -30,7 +30,7 @@
 #define MAX_KNOWN 8
 #define MAX_KNOWN_NAME 64
 
-static PyObject *str_app, *str_type, *str_http, *str_headers, *str_path, *str_root_path, *str_state,
+static PyObject *str_app, *str_time, *str_type, *str_http, *str_headers, *str_path, *str_root_path, *str_state,
     *str_consent, *str_response_start, *bytes_cookie;
 
 /* ------------------------------------------------------------------------------------ */
@@ -70,12 +70,32 @@ typedef struct {
 static PyTypeObject GateCoreType;
 static PyTypeObject GateSendType;
 
+static PyObject *time_module, *builtin_time;
+
+/* time.time(), looked up on each call as the Python path does, so that a test clock
+   (freezegun, monkeypatch) moves both paths; read directly while it is the builtin one.
+   -1 with an error set on failure. */
 static double
 wall_clock(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    PyObject *clock = PyObject_GetAttr(time_module, str_time);
+    if (clock == NULL) {
+        return -1.0;
+    }
+    if (clock == builtin_time) {
+        Py_DECREF(clock);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    }
+    PyObject *now = PyObject_CallNoArgs(clock);
+    Py_DECREF(clock);
+    if (now == NULL) {
+        return -1.0;
+    }
+    double value = PyFloat_AsDouble(now);
+    Py_DECREF(now);
+    return value;
 }
 
 static int
@@ -206,6 +226,153 @@ strip_cookie(PyObject *headers, PyObject *kept)
 static PyObject *GateSend_create(GateCore *core, PyObject *send, PyObject *state, long mask,
                                  PyObject *scope);
 
+/* What the gate replays for one request; borrowed references. */
+typedef struct {
+    PyObject *headers;
+    PyObject *state;
+    PyObject *kept; /* the Cookie header the app gets, or None to leave the request alone */
+    long mask;
+} Replay;
+
+/* 1 with ``out`` filled when the tables answer this request, 0 when Python must decide
+   (nothing has been changed), -1 on error. */
+static int
+replay_for(GateCore *self, PyObject *scope, Replay *out)
+{
+    if (!PyDict_CheckExact(scope)) {
+        return 0;
+    }
+    PyObject *type = PyDict_GetItemWithError(scope, str_type);
+    if (type == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    if (type != str_http) {
+        if (!PyUnicode_CheckExact(type) || PyUnicode_Compare(type, str_http) != 0) {
+            return PyErr_Occurred() ? -1 : 0;
+        }
+    }
+    PyObject *headers = PyDict_GetItemWithError(scope, str_headers);
+    if (headers == NULL || !PyList_CheckExact(headers)) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+
+    /* One scan: the Cookie header and Sec-GPC, refusing anything Python must normalise. */
+    PyObject *cookie = NULL;
+    int gpc = 0, seen_gpc = 0;
+    Py_ssize_t n = PyList_GET_SIZE(headers);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(headers, i);
+        if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 2) {
+            return 0;
+        }
+        PyObject *name = PyTuple_GET_ITEM(item, 0);
+        PyObject *value = PyTuple_GET_ITEM(item, 1);
+        if (!PyBytes_CheckExact(name) || !PyBytes_CheckExact(value)) {
+            return 0;
+        }
+        const char *p = PyBytes_AS_STRING(name);
+        Py_ssize_t len = PyBytes_GET_SIZE(name);
+        /* Only these two names matter here; spelled in another case, Python normalises. */
+        if (len == 6 && same_name(p, "cookie", 6)) {
+            if (cookie != NULL || memcmp(p, "cookie", 6) != 0) {
+                return 0; /* HTTP/2 splits Cookie: Python joins the pieces */
+            }
+            cookie = value;
+        }
+        else if (len == 7 && same_name(p, "sec-gpc", 7)) {
+            if (seen_gpc || memcmp(p, "sec-gpc", 7) != 0) {
+                return 0;
+            }
+            seen_gpc = 1;
+            gpc = PyBytes_GET_SIZE(value) == 1 && PyBytes_AS_STRING(value)[0] == '1';
+        }
+    }
+
+    out->headers = headers;
+    out->kept = Py_None;
+    if (cookie == NULL || PyBytes_GET_SIZE(cookie) == 0) {
+        out->state = gpc ? self->gpc_state : self->default_state;
+        out->mask = gpc ? self->gpc_mask : self->default_mask;
+        /* None: the region default needs the visitor's country */
+        return out->state != Py_None;
+    }
+    PyObject *cache = gpc ? self->cache_gpc : self->cache_plain;
+    PyObject *entry = PyDict_GetItemWithError(cache, cookie);
+    if (entry == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    /* (state, mask, expires, kept or None), as ConsentGate._remember writes it */
+    if (!PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) != 4
+        || !PyLong_CheckExact(PyTuple_GET_ITEM(entry, 1))
+        || !PyFloat_CheckExact(PyTuple_GET_ITEM(entry, 2))) {
+        return 0;
+    }
+    double expires = PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(entry, 2));
+    if (expires != Py_HUGE_VAL) {
+        /* time.time may be Python code (a test clock): hold what this reads, and go on only
+           if the scope's headers and the entry are still the ones read. */
+        Py_INCREF(headers);
+        Py_INCREF(cookie);
+        double now = wall_clock();
+        int same = 0;
+        if (!(now == -1.0 && PyErr_Occurred())) {
+            PyObject *again = PyDict_GetItemWithError(cache, cookie);
+            same = again == entry && PyDict_GetItemWithError(scope, str_headers) == headers;
+        }
+        Py_DECREF(cookie);
+        Py_DECREF(headers);
+        if (PyErr_Occurred()) {
+            return -1;
+        }
+        if (!same || now >= expires) {
+            return 0; /* the decision expired: Python reads the cookie again */
+        }
+    }
+    out->state = PyTuple_GET_ITEM(entry, 0);
+    out->kept = PyTuple_GET_ITEM(entry, 3);
+    out->mask = PyLong_AsLong(PyTuple_GET_ITEM(entry, 1));
+    if (out->kept != Py_None && !PyBytes_CheckExact(out->kept)) {
+        return 0;
+    }
+    if (out->mask < 0 || out->mask >= PyTuple_GET_SIZE(self->keep)) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    return 1;
+}
+
+/* The scope the app sees (a new reference): ``scope`` itself, or a copy whose Cookie header
+   is ``r->kept``; either way with the state at scope["state"]["consent"]. */
+static PyObject *
+enter_scope(PyObject *scope, Replay *r)
+{
+    PyObject *target;
+    if (r->kept == Py_None) {
+        target = Py_NewRef(scope);
+    }
+    else {
+        Py_INCREF(r->headers);
+        Py_INCREF(r->kept);
+        PyObject *stripped = strip_cookie(r->headers, r->kept);
+        Py_DECREF(r->kept);
+        Py_DECREF(r->headers);
+        if (stripped == NULL) {
+            return NULL;
+        }
+        target = PyDict_Copy(scope);
+        if (target == NULL || PyDict_SetItem(target, str_headers, stripped) < 0) {
+            Py_XDECREF(target);
+            Py_DECREF(stripped);
+            return NULL;
+        }
+        Py_DECREF(stripped);
+    }
+    if (put_state(target, r->state) < 0) {
+        Py_DECREF(target);
+        return NULL;
+    }
+    return target;
+}
+
 /*
  * run(scope, receive, send): the app's awaitable with the gate applied, or None when this
  * request needs the Python path (then nothing has been changed).
@@ -217,163 +384,78 @@ GateCore_run(GateCore *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "run(scope, receive, send)");
         return NULL;
     }
-    PyObject *scope = args[0];
-    if (!PyDict_CheckExact(scope)) {
-        Py_RETURN_NONE;
+    Replay r;
+    int found = replay_for(self, args[0], &r);
+    if (found <= 0) {
+        return found < 0 ? NULL : Py_NewRef(Py_None);
     }
-    PyObject *type = PyDict_GetItemWithError(scope, str_type);
-    if (type == NULL) {
-        if (PyErr_Occurred()) {
-            return NULL;
-        }
-        Py_RETURN_NONE;
-    }
-    if (type != str_http) {
-        if (!PyUnicode_CheckExact(type) || PyUnicode_Compare(type, str_http) != 0) {
-            if (PyErr_Occurred()) {
-                return NULL;
-            }
-            Py_RETURN_NONE;
-        }
-    }
-    PyObject *headers = PyDict_GetItemWithError(scope, str_headers);
-    if (headers == NULL || !PyList_CheckExact(headers)) {
-        if (PyErr_Occurred()) {
-            return NULL;
-        }
-        Py_RETURN_NONE;
-    }
-
-    /* One scan: the Cookie header and Sec-GPC, refusing anything Python must normalise. */
-    PyObject *cookie = NULL;
-    int gpc = 0, seen_gpc = 0;
-    Py_ssize_t n = PyList_GET_SIZE(headers);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *item = PyList_GET_ITEM(headers, i);
-        if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 2) {
-            Py_RETURN_NONE;
-        }
-        PyObject *name = PyTuple_GET_ITEM(item, 0);
-        PyObject *value = PyTuple_GET_ITEM(item, 1);
-        if (!PyBytes_CheckExact(name) || !PyBytes_CheckExact(value)) {
-            Py_RETURN_NONE;
-        }
-        const char *p = PyBytes_AS_STRING(name);
-        Py_ssize_t len = PyBytes_GET_SIZE(name);
-        /* Only these two names matter here; spelled in another case, Python normalises. */
-        if (len == 6 && same_name(p, "cookie", 6)) {
-            if (cookie != NULL || memcmp(p, "cookie", 6) != 0) {
-                Py_RETURN_NONE; /* HTTP/2 splits Cookie: Python joins the pieces */
-            }
-            cookie = value;
-        }
-        else if (len == 7 && same_name(p, "sec-gpc", 7)) {
-            if (seen_gpc || memcmp(p, "sec-gpc", 7) != 0) {
-                Py_RETURN_NONE;
-            }
-            seen_gpc = 1;
-            gpc = PyBytes_GET_SIZE(value) == 1 && PyBytes_AS_STRING(value)[0] == '1';
-        }
-    }
-
-    PyObject *state;
-    PyObject *kept = Py_None;
-    long mask;
-    if (cookie == NULL || PyBytes_GET_SIZE(cookie) == 0) {
-        state = gpc ? self->gpc_state : self->default_state;
-        if (state == Py_None) {
-            Py_RETURN_NONE; /* the region default needs the visitor's country */
-        }
-        mask = gpc ? self->gpc_mask : self->default_mask;
-    }
-    else {
-        PyObject *entry = PyDict_GetItemWithError(gpc ? self->cache_gpc : self->cache_plain,
-                                                  cookie);
-        if (entry == NULL) {
-            if (PyErr_Occurred()) {
-                return NULL;
-            }
-            Py_RETURN_NONE;
-        }
-        /* (state, mask, expires, kept or None), as ConsentGate._remember writes it */
-        if (!PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) != 4
-            || !PyLong_CheckExact(PyTuple_GET_ITEM(entry, 1))
-            || !PyFloat_CheckExact(PyTuple_GET_ITEM(entry, 2))) {
-            Py_RETURN_NONE;
-        }
-        if (PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(entry, 2)) <= wall_clock()) {
-            Py_RETURN_NONE; /* the decision expired: Python reads the cookie again */
-        }
-        state = PyTuple_GET_ITEM(entry, 0);
-        mask = PyLong_AsLong(PyTuple_GET_ITEM(entry, 1));
-        kept = PyTuple_GET_ITEM(entry, 3);
-        if (kept != Py_None && !PyBytes_CheckExact(kept)) {
-            Py_RETURN_NONE;
-        }
-        if (mask < 0 || mask >= PyTuple_GET_SIZE(self->keep)) {
-            if (PyErr_Occurred()) {
-                return NULL;
-            }
-            Py_RETURN_NONE;
-        }
-    }
-
     if (self->routes != Py_None && PyDict_GET_SIZE(self->routes) > 0) {
-        int own = is_own_route(self, scope);
+        int own = is_own_route(self, args[0]);
         if (own != 0) {
-            if (own < 0) {
-                return NULL;
-            }
-            Py_RETURN_NONE;
+            return own < 0 ? NULL : Py_NewRef(Py_None);
         }
     }
-
-    /* Decided: from here on the request is the C path's. */
-    PyObject *target = scope;
-    PyObject *copied = NULL;
-    Py_INCREF(state); /* the entry may be evicted while the app runs */
-    if (kept != Py_None) {
-        Py_INCREF(headers);
-        Py_INCREF(kept);
-        PyObject *stripped = strip_cookie(headers, kept);
-        Py_DECREF(kept);
-        Py_DECREF(headers);
-        if (stripped == NULL) {
-            Py_DECREF(state);
-            return NULL;
-        }
-        copied = PyDict_Copy(scope);
-        if (copied == NULL || PyDict_SetItem(copied, str_headers, stripped) < 0) {
-            Py_XDECREF(copied);
-            Py_DECREF(stripped);
-            Py_DECREF(state);
-            return NULL;
-        }
-        Py_DECREF(stripped);
-        target = copied;
-    }
-    if (put_state(target, state) < 0) {
-        Py_XDECREF(copied);
+    /* Decided: from here on the request is the C path's. The entry may be evicted while
+       the app runs, so the state is held. */
+    PyObject *state = Py_NewRef(r.state);
+    PyObject *target = enter_scope(args[0], &r);
+    if (target == NULL) {
         Py_DECREF(state);
         return NULL;
     }
-    PyObject *wrapped = GateSend_create(self, args[2], state, mask, target);
+    PyObject *wrapped = GateSend_create(self, args[2], state, r.mask, target);
     Py_DECREF(state);
     if (wrapped == NULL) {
-        Py_XDECREF(copied);
+        Py_DECREF(target);
         return NULL;
     }
     PyObject *app = PyObject_GetAttr(self->owner, str_app);
     if (app == NULL) {
         Py_DECREF(wrapped);
-        Py_XDECREF(copied);
+        Py_DECREF(target);
         return NULL;
     }
     PyObject *call_args[3] = {target, args[1], wrapped};
     PyObject *result = PyObject_Vectorcall(app, call_args, 3, NULL);
     Py_DECREF(app);
     Py_DECREF(wrapped);
-    Py_XDECREF(copied);
+    Py_DECREF(target);
+    return result;
+}
+
+/*
+ * enter(scope, send): (the scope the app sees, the state, the gated send), or None when
+ * this request needs the Python path (then nothing has been changed). For a middleware that
+ * also observes the request: it routes, and keeps its own send for its own endpoints.
+ */
+static PyObject *
+GateCore_enter(GateCore *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "enter(scope, send)");
+        return NULL;
+    }
+    Replay r;
+    int found = replay_for(self, args[0], &r);
+    if (found <= 0) {
+        return found < 0 ? NULL : Py_NewRef(Py_None);
+    }
+    PyObject *state = Py_NewRef(r.state);
+    PyObject *target = enter_scope(args[0], &r);
+    if (target == NULL) {
+        Py_DECREF(state);
+        return NULL;
+    }
+    PyObject *wrapped = GateSend_create(self, args[1], state, r.mask, target);
+    if (wrapped == NULL) {
+        Py_DECREF(state);
+        Py_DECREF(target);
+        return NULL;
+    }
+    PyObject *result = PyTuple_Pack(3, target, state, wrapped);
+    Py_DECREF(state);
+    Py_DECREF(target);
+    Py_DECREF(wrapped);
     return result;
 }
 
@@ -514,6 +596,9 @@ static PyMethodDef GateCore_methods[] = {
     {"run", (PyCFunction)(void (*)(void))GateCore_run, METH_FASTCALL,
      "run(scope, receive, send): the app's awaitable behind the gate, or None when the "
      "request needs the Python path (nothing has been changed then)."},
+    {"enter", (PyCFunction)(void (*)(void))GateCore_enter, METH_FASTCALL,
+     "enter(scope, send): (scope, state, gated send), or None when the request needs the "
+     "Python path (nothing has been changed then)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -818,6 +903,7 @@ PyInit__speedups(void)
         return NULL;                                                                        \
     }
     INTERN(str_app, "app");
+    INTERN(str_time, "time");
     INTERN(str_type, "type");
     INTERN(str_http, "http");
     INTERN(str_headers, "headers");
@@ -827,6 +913,10 @@ PyInit__speedups(void)
     INTERN(str_consent, "consent");
     INTERN(str_response_start, "http.response.start");
 #undef INTERN
+    if ((time_module = PyImport_ImportModule("time")) == NULL
+        || (builtin_time = PyObject_GetAttr(time_module, str_time)) == NULL) {
+        return NULL;
+    }
     if ((bytes_cookie = PyBytes_FromString("cookie")) == NULL) {
         return NULL;
     }

@@ -9,7 +9,7 @@ what the parts hold.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.routing import Route
@@ -22,7 +22,7 @@ from beaconguard.beacon import SCOPE_KEY as BEACON_SCOPE_KEY
 from beaconguard.beacon import plausible
 from beaconguard.client import make_client_resolver
 from beaconguard.consent.endpoints import build_routes as consent_routes
-from beaconguard.consent.fast import FastGate, fast_gate
+from beaconguard.consent.fast import compiled_gate
 from beaconguard.consent.gate import ConsentGate
 from beaconguard.consent.state import ConsentState
 from beaconguard.reports import part as reports_part
@@ -81,10 +81,20 @@ class BeaconGuard:
             raise
 
         self._has_consumers = bool(self.consumers)
-        # A middleware that only gates replays the gate's answers in C where it can.
-        self._fast: FastGate | None = None
-        if self.consent is not None and not self._has_consumers and s.speedups:
-            self._fast = fast_gate(self.consent, self, self.routes)
+        self._counts = self.stats is not None
+        # The gate's answers are replayed in C where they can be: the whole request when
+        # only the gate observes it, else the gate's part.
+        self._fast: Callable[[Scope, Receive, Send], Awaitable[None] | None] | None = None
+        self._fast_enter: Callable[[Scope, Send], tuple[Scope, ConsentState, Send] | None]
+        self._fast_enter = None  # type: ignore[assignment]
+        compiled = None
+        if self.consent is not None and s.speedups:
+            compiled = compiled_gate(self.consent, self, self.routes)
+        if compiled is not None:
+            if self._has_consumers:
+                self._fast_enter = compiled.enter
+            else:
+                self._fast = compiled.run
         # The request headers the consumers read, as (raw name, key in ``Visit.headers``).
         self._wanted_items = tuple(self._wanted_headers.items())
 
@@ -189,23 +199,36 @@ class BeaconGuard:
             if value is not None:
                 found[key] = value.decode("latin-1")
         consent: ConsentState | None = None
-        stale_names: tuple[str, ...] = ()
-        if gate is not None:
-            scope, consent, stale_names = gate.enter(scope, raw)
-        target = self.routes.get(_route_path(scope), self.app) if self.routes else self.app
-        # Only the app's responses are gated; the gate's own endpoints set what they mean to.
-        observed = _ObservedSend(
-            send,
-            gate if target is self.app else None,
-            consent,
-            stale_names,
-            scope,
-            raw,
-            found,
-            self.stats is not None,
-        )
+        entered = None
+        if self._fast_enter is not None:
+            # The compiled gate filters the response start before the observer sees it, as
+            # the Python gate does inside it.
+            observed = _ObservedSend(send, None, None, (), scope, raw, found, self._counts)
+            entered = self._fast_enter(scope, observed)
+        if entered is not None:
+            scope, consent, gated = entered
+            target = self.routes.get(_route_path(scope), self.app) if self.routes else self.app
+            # Only the app's responses are gated; the gate's own endpoints set what they
+            # mean to.
+            app_send: Send = gated if target is self.app else observed
+        else:
+            stale_names: tuple[str, ...] = ()
+            if gate is not None:
+                scope, consent, stale_names = gate.enter(scope, raw)
+            target = self.routes.get(_route_path(scope), self.app) if self.routes else self.app
+            observed = _ObservedSend(
+                send,
+                gate if target is self.app else None,
+                consent,
+                stale_names,
+                scope,
+                raw,
+                found,
+                self._counts,
+            )
+            app_send = observed
         try:
-            await target(scope, receive, observed)
+            await target(scope, receive, app_send)
         except BaseException:
             if observed.status == 0:
                 observed.status = 500
@@ -332,7 +355,7 @@ class _ObservedSend(_GatedSend):
                 assert self.state is not None
                 message = gate.response_start(message, self.state, self.stale, self.scope, self.raw)
             status = self.status = message["status"]
-            for name, value in message.get("headers", ()):
+            for name, value in message.get("headers") or ():
                 if name.lower() == b"content-type":
                     self.content_type = value.decode("latin-1")
                     break
@@ -342,7 +365,7 @@ class _ObservedSend(_GatedSend):
                 )
                 if self.pageview:
                     # Tells the beacon script this page load is already counted.
-                    headers = [*message.get("headers", ()), stats_part.SERVER_TIMING]
+                    headers = [*(message.get("headers") or ()), stats_part.SERVER_TIMING]
                     message = {**message, "headers": headers}
         elif mtype == "http.response.body":
             self.bytes_sent += len(message.get("body", b""))

@@ -9,17 +9,26 @@ compiled path has not seen costs what it always did.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Mapping
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.types import Receive, Scope, Send
 
 from beaconguard.consent.gate import _PRIVATE, ConsentGate
+from beaconguard.consent.state import ConsentState
 
-#: ``run(scope, receive, send)``: the app's awaitable behind the gate, or ``None`` when
-#: the request needs the Python path (nothing has been changed then).
-FastGate = Callable[[Scope, Receive, Send], "Awaitable[None] | None"]
+
+class CompiledGate(Protocol):
+    """``beaconguard._speedups.GateCore``: the gate's tables, replayed per request."""
+
+    def run(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None] | None:
+        """The app's awaitable behind the gate (own routes excepted), or ``None`` when the
+        request needs the Python path; nothing has been changed then."""
+
+    def enter(self, scope: Scope, send: Send) -> tuple[Scope, ConsentState, Send] | None:
+        """(the scope the app sees, the state, ``send`` gated), or ``None`` when the request
+        needs the Python path; nothing has been changed then."""
 
 
 def speedups() -> ModuleType | None:
@@ -31,8 +40,10 @@ def speedups() -> ModuleType | None:
     return _speedups
 
 
-def fast_gate(gate: ConsentGate, owner: Any, routes: Mapping[str, Any]) -> FastGate | None:
-    """The compiled path for a middleware that only gates, or ``None`` without one.
+def compiled_gate(
+    gate: ConsentGate, owner: Any, routes: Mapping[str, Any]
+) -> CompiledGate | None:
+    """The compiled path for ``gate``, or ``None`` when the extension was not built.
 
     ``owner`` is the middleware: its ``app`` is read on each request, so replacing it works
     as it does on the Python path. ``routes`` are its own endpoints (the same dict: routes
@@ -63,5 +74,5 @@ def fast_gate(gate: ConsentGate, owner: Any, routes: Mapping[str, Any]) -> FastG
         fallback=gate.fast_fallback,
     )
     gate.fast_cookies = cookies
-    run: FastGate = core.run
-    return run
+    compiled: CompiledGate = core
+    return compiled

@@ -46,9 +46,11 @@ class Recorder:
         await send({"type": "http.response.body", "body": b"ok"})
 
 
-def _guards(**overrides: Any) -> tuple[BeaconGuard, BeaconGuard]:
+def _guards(observed: bool = False, **overrides: Any) -> tuple[BeaconGuard, BeaconGuard]:
+    """(compiled, Python) middlewares; ``observed``: with the statistics part counting, so
+    the compiled path does only the gate's part (``GateCore.enter``)."""
     values: dict[str, Any] = {
-        "secret_key": SECRET, "store": "memory://", "stats": False,
+        "secret_key": SECRET, "store": "memory://", "stats": observed,
         "cookie_registry": REGISTRY,
     }
     values.update(overrides)
@@ -117,10 +119,17 @@ def test_the_extension_is_there_and_used() -> None:
     assert speedups() is not None
     fast, slow = _guards()
     assert fast._fast is not None and slow._fast is None
-    # A middleware that also logs or counts takes the Python path for now.
-    stats = BeaconGuard(Recorder(), settings=Settings(secret_key=SECRET, store="memory://"))
-    assert stats._fast is None
-    stats.close()
+    # A middleware that also logs or counts replays only the gate's part.
+    fast, slow = _guards(observed=True)
+    assert fast._fast is None and fast._fast_enter is not None
+    assert slow._fast_enter is None
+    for guard in (fast, slow):
+        guard.close()
+
+
+@pytest.fixture(params=[False, True], ids=["gate-only", "observed"])
+def observed(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
 
 
 @pytest.mark.parametrize(
@@ -141,8 +150,10 @@ def test_the_extension_is_there_and_used() -> None:
         ([(b"cookie", STATS_ONLY)], tuple([HTML, *COOKIES])),
     ],
 )
-def test_the_compiled_path_answers_as_python(request_headers: list[Any], response: Any) -> None:
-    guards = _guards()
+def test_the_compiled_path_answers_as_python(
+    request_headers: list[Any], response: Any, observed: bool
+) -> None:
+    guards = _guards(observed)
     assert _same(request_headers, response, guards) == "GateSend"
 
 
@@ -161,10 +172,12 @@ def test_the_compiled_path_answers_as_python(request_headers: list[Any], respons
     ],
 )
 def test_what_the_compiled_path_leaves_to_python_still_works(
-    request_headers: list[Any], response: Any, why: str
+    request_headers: list[Any], response: Any, why: str, observed: bool
 ) -> None:
-    guards = _guards()
-    assert _same(request_headers, response, guards) == "_GatedSend"
+    guards = _guards(observed)
+    assert _same(request_headers, response, guards) == (
+        "_ObservedSend" if observed else "_GatedSend"
+    )
 
 
 @pytest.mark.parametrize(
@@ -185,14 +198,14 @@ def test_what_the_compiled_path_leaves_to_python_still_works(
         [HTML, *COOKIES, *[(b"x-filler", b"%d" % i) for i in range(70)]],
     ],
 )
-def test_responses_the_compiled_path_hands_back(response: Any) -> None:
-    guards = _guards()
+def test_responses_the_compiled_path_hands_back(response: Any, observed: bool) -> None:
+    guards = _guards(observed)
     _same([(b"cookie", STATS_ONLY)], response, guards)
 
 
-def test_a_stripped_request_cookie_is_replayed() -> None:
+def test_a_stripped_request_cookie_is_replayed(observed: bool) -> None:
     # Block mode strips an unregistered cookie without expiring it: nothing for Python.
-    guards = _guards(unregistered_cookies="block")
+    guards = _guards(observed, unregistered_cookies="block")
     header = [(b"host", b"shop.example"), (b"cookie", STATS_ONLY + b"; mystery=1; _ga=2")]
     assert _same(header, [HTML, *COOKIES], guards) == "GateSend"
     seen = guards[0].app.seen[-1][0]  # type: ignore[attr-defined]
@@ -202,8 +215,8 @@ def test_a_stripped_request_cookie_is_replayed() -> None:
     assert guards[0].app.seen[-1][0] == []  # type: ignore[attr-defined]
 
 
-def test_own_routes_and_root_path_go_to_python() -> None:
-    fast, slow = _guards()
+def test_own_routes_and_root_path_go_to_python(observed: bool) -> None:
+    fast, slow = _guards(observed)
     for guard in (fast, slow):
         sent = _run(guard, [(b"cookie", STATS_ONLY)], [HTML], path="/_bg/consent")
         assert sent[0]["status"] == 200  # the gate's own endpoint answered, not the app
@@ -215,8 +228,8 @@ def test_own_routes_and_root_path_go_to_python() -> None:
                  path="/shop/page", root_path="/shop") == "GateSend"
 
 
-def test_an_expired_decision_is_read_again() -> None:
-    fast, slow = _guards()
+def test_an_expired_decision_is_read_again(observed: bool) -> None:
+    fast, slow = _guards(observed)
     header = [(b"cookie", STATS_ONLY + b"; _ga=1")]
     assert _same(header, [HTML, *COOKIES], (fast, slow)) == "GateSend"
     gate = fast.consent
@@ -225,18 +238,20 @@ def test_an_expired_decision_is_read_again() -> None:
     (key, entry), = cache.items()
     cache[key] = (entry[0], entry[1], time.time() - 1, entry[3])
     _run(fast, header, [HTML])
-    assert fast.app.seen[-1][2] == "_GatedSend"  # type: ignore[attr-defined]
+    assert fast.app.seen[-1][2] in ("_GatedSend", "_ObservedSend")  # type: ignore[attr-defined]
     # Python put the answer back.
     assert cache[key][2] > time.time()
 
 
-def test_region_defaults_need_python_without_a_decision(tmp_path: Any) -> None:
+def test_region_defaults_need_python_without_a_decision(tmp_path: Any, observed: bool) -> None:
     from tests.support.geoip import build_country_mmdb
 
     db = build_country_mmdb(tmp_path / "c.mmdb", {"203.0.113.0/24": "DE"})
-    guards = _guards(geoip_db=str(db), region_defaults={"EEA": "opt-in", "*": "opt-out"})
-    assert _same([], [HTML, *COOKIES], guards) == "_GatedSend"
-    assert _same([(b"cookie", b"session=1")], [HTML, *COOKIES], guards) == "_GatedSend"
+    guards = _guards(observed, geoip_db=str(db),
+                     region_defaults={"EEA": "opt-in", "*": "opt-out"})
+    python = "_ObservedSend" if observed else "_GatedSend"
+    assert _same([], [HTML, *COOKIES], guards) == python
+    assert _same([(b"cookie", b"session=1")], [HTML, *COOKIES], guards) == python
     # A valid decision does not depend on the country.
     assert _same([(b"cookie", STATS_ONLY)], [HTML, *COOKIES], guards) == "GateSend"
 
@@ -305,14 +320,19 @@ def response_headers(draw: Any) -> list[tuple[bytes, bytes]]:
     response=response_headers(),
     mode=st.sampled_from(["report", "block", "allow"]),
     csp=st.sampled_from(["enforce", "report-only", "off"]),
+    watched=st.booleans(),
 )
-def test_property_same_answers(request: Any, response: Any, mode: str, csp: str) -> None:
+def test_property_same_answers(
+    request: Any, response: Any, mode: str, csp: str, watched: bool
+) -> None:
     # One pair per configuration, kept across examples: their caches warm up as a live
     # server's do, and building a middleware per example would be slow.
-    guards = _PAIRS.get((mode, csp))
+    guards = _PAIRS.get((mode, csp, watched))
     if guards is None:
-        guards = _PAIRS[mode, csp] = _guards(unregistered_cookies=mode, csp_mode=csp)
+        guards = _PAIRS[mode, csp, watched] = _guards(
+            watched, unregistered_cookies=mode, csp_mode=csp
+        )
     _same(request, response, guards)
 
 
-_PAIRS: dict[tuple[str, str], tuple[BeaconGuard, BeaconGuard]] = {}
+_PAIRS: dict[tuple[str, str, bool], tuple[BeaconGuard, BeaconGuard]] = {}
