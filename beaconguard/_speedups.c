@@ -728,13 +728,9 @@ GateSend_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, Py
         return NULL;
     }
     PyObject *message = args[0];
-    PyObject *to_send;
-    if (!PyDict_CheckExact(message)) {
-        PyObject *call_args[3] = {message, self->state, self->scope};
-        to_send = PyObject_Vectorcall(self->core->fallback, call_args, 3, NULL);
-    }
-    else {
-        PyObject *type = PyDict_GetItemWithError(message, str_type);
+    PyObject *type = NULL;
+    if (PyDict_CheckExact(message)) {
+        type = PyDict_GetItemWithError(message, str_type);
         if (type == NULL) {
             if (PyErr_Occurred()) {
                 return NULL;
@@ -742,9 +738,18 @@ GateSend_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, Py
             PyErr_SetString(PyExc_KeyError, "type");
             return NULL;
         }
+    }
+    PyObject *to_send;
+    if (type == NULL || !PyUnicode_CheckExact(type)) {
+        /* Not a plain dict, or a type that is not a plain str: servers compare it with ==,
+           so an enum member equal to "http.response.start" starts the response. Python
+           compares the same way; passing such a message on ungated would fail open. */
+        PyObject *call_args[3] = {message, self->state, self->scope};
+        to_send = PyObject_Vectorcall(self->core->fallback, call_args, 3, NULL);
+    }
+    else {
         int start = type == str_response_start;
-        if (!start && PyUnicode_CheckExact(type)
-            && PyUnicode_GET_LENGTH(type) == PyUnicode_GET_LENGTH(str_response_start)) {
+        if (!start && PyUnicode_GET_LENGTH(type) == PyUnicode_GET_LENGTH(str_response_start)) {
             start = PyUnicode_Compare(type, str_response_start) == 0;
         }
         if (!start) {

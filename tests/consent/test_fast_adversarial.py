@@ -1,0 +1,79 @@
+"""The compiled gate path (beaconguard/_speedups.c) under inputs meant to break it.
+
+test_fast.py holds the two paths to the same answers for ordinary traffic; these tests try
+what a hostile or merely unusual app, server or runtime can do: message types that are not
+plain ``str``, finalisers that change headers while the C code holds them, clocks that
+disagree, objects used outside their contract. The rule throughout is the project's: a
+cookie the visitor did not allow never reaches the app or the browser, and whatever the
+compiled path cannot replay exactly goes back to Python.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import anyio
+import pytest
+
+from tests.consent.test_fast import HTML, STATS_ONLY, Recorder, _guards, _scope
+
+pytest.importorskip("beaconguard._speedups", reason="the C extension was not built")
+
+DENIED = (b"set-cookie", b"_fbp=fb.1.2; Path=/")  # marketing: denied by STATS_ONLY
+ALLOWED = (b"set-cookie", b"_ga=GA1.2.3; Path=/")  # statistics: allowed by STATS_ONLY
+
+
+class _Kind(enum.StrEnum):
+    START = "http.response.start"
+    BODY = "http.response.body"
+
+
+class _Str(str):
+    pass
+
+
+class _TypedRecorder(Recorder):
+    """A Recorder whose messages carry ``type`` as the given ``str`` subclass."""
+
+    def __init__(self, start: Any, body: Any) -> None:
+        super().__init__()
+        self.start, self.body = start, body
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        self.seen.append((list(scope["headers"]), None, type(send).__name__))
+        await send({"type": self.start, "status": 200, "headers": self.response_headers})
+        await send({"type": self.body, "body": b"ok"})
+
+
+def _send_through(guard: Any, headers: list[Any], response: Any) -> list[Any]:
+    guard.app.response_headers = response
+    sent: list[Any] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    anyio.run(guard, _scope(list(headers)), receive, send)
+    return sent
+
+
+@pytest.mark.parametrize(
+    ("start", "body"),
+    [(_Kind.START, _Kind.BODY), (_Str("http.response.start"), _Str("http.response.body"))],
+    ids=["str-enum", "str-subclass"],
+)
+def test_a_response_start_typed_as_a_str_subclass_is_gated(start: Any, body: Any) -> None:
+    # Servers compare message["type"] with ==, so an enum member (or any str subclass)
+    # equal to "http.response.start" starts the response: the gate must filter it too.
+    fast, slow = _guards()
+    for guard in (fast, slow):
+        guard.app = _TypedRecorder(start, body)
+    request = [(b"cookie", STATS_ONLY)]
+    for _ in range(3):  # the first pass teaches the tables, the next ones replay
+        got = _send_through(fast, request, [HTML, ALLOWED, DENIED])
+        want = _send_through(slow, request, [HTML, ALLOWED, DENIED])
+        assert DENIED not in got[0]["headers"]
+        assert got == want
