@@ -569,34 +569,41 @@ gate_start(GateSend *self, PyObject *message)
         }
         return Py_NewRef(message); /* no headers: nothing to filter, no HTML to mark */
     }
+    if (!PyList_CheckExact(headers) && !PyTuple_CheckExact(headers)) {
+        goto fallback;
+    }
+    /* Held: a finaliser run by an allocation below may replace message["headers"]. */
+    Py_INCREF(headers);
+    PyObject *keep = PyTuple_GET_ITEM(core->keep, self->mask);
+    PyObject *out = NULL;
+    PyObject *result = NULL;
     Py_ssize_t n;
     PyObject **items;
+    unsigned long long drop;
+    int add_csp;
+scan:
     if (PyList_CheckExact(headers)) {
         n = PyList_GET_SIZE(headers);
         items = ((PyListObject *)headers)->ob_item;
     }
-    else if (PyTuple_CheckExact(headers)) {
+    else {
         n = PyTuple_GET_SIZE(headers);
         items = ((PyTupleObject *)headers)->ob_item;
     }
-    else {
-        goto fallback;
-    }
     if (n > MAX_FAST_HEADERS) {
-        goto fallback;
+        goto release_fallback;
     }
-    PyObject *keep = PyTuple_GET_ITEM(core->keep, self->mask);
-    unsigned long long drop = 0;
+    drop = 0;
     int html = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *item = items[i];
         if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 2) {
-            goto fallback;
+            goto release_fallback;
         }
         PyObject *name = PyTuple_GET_ITEM(item, 0);
         PyObject *value = PyTuple_GET_ITEM(item, 1);
         if (!PyBytes_CheckExact(name) || !PyBytes_CheckExact(value)) {
-            goto fallback;
+            goto release_fallback;
         }
         const char *hname = PyBytes_AS_STRING(name);
         Py_ssize_t hlen = PyBytes_GET_SIZE(name);
@@ -604,7 +611,7 @@ gate_start(GateSend *self, PyObject *message)
         for (int k = 0; k < core->nknown; k++) {
             if (hlen == core->known[k].len && same_name(hname, core->known[k].name, hlen)) {
                 if (memcmp(hname, core->known[k].name, (size_t)hlen) != 0) {
-                    goto fallback; /* another spelling of a name the gate reads */
+                    goto release_fallback; /* another spelling of a name the gate reads */
                 }
                 kind = core->known[k].kind;
                 break;
@@ -624,32 +631,33 @@ gate_start(GateSend *self, PyObject *message)
             while (end > start && is_space(v[end - 1])) {
                 end--;
             }
+            /* bytes are not tracked by the collector: this allocation runs no finaliser */
             PyObject *cname = PyBytes_FromStringAndSize(v + start, end - start);
             if (cname == NULL) {
-                return NULL;
+                goto release;
             }
             PyObject *ok = PyDict_GetItemWithError(keep, cname);
             Py_DECREF(cname);
             if (ok == NULL) {
                 if (PyErr_Occurred()) {
-                    return NULL;
+                    goto release;
                 }
-                goto fallback; /* a name not decided under this mask yet */
+                goto release_fallback; /* a name not decided under this mask yet */
             }
             if (ok == Py_True) {
                 continue;
             }
             if (ok != Py_False) {
-                goto fallback;
+                goto release_fallback;
             }
             /* Denied. An empty value may be a deletion, which needs no consent: Python
                reads its attributes. */
             if (eq == NULL || eq + 1 == v + vlen) {
-                goto fallback;
+                goto release_fallback;
             }
             char first = eq[1];
             if (first == ';' || first == '"' || first == ' ') {
-                goto fallback;
+                goto release_fallback;
             }
             drop |= 1ULL << i;
         }
@@ -665,54 +673,54 @@ gate_start(GateSend *self, PyObject *message)
             }
         }
         else {
-            goto fallback; /* the app's own CSP or Cache-Control: Python merges them */
+            goto release_fallback; /* the app's own CSP or Cache-Control: Python merges them */
         }
     }
-    int add_csp = html && core->policies != Py_None;
+    add_csp = html && core->policies != Py_None;
     if (!drop && !add_csp) {
-        return Py_NewRef(message);
+        result = Py_NewRef(message);
+        goto release;
+    }
+    if (out == NULL) {
+        out = PyList_New(0);
+        if (out == NULL) {
+            goto release;
+        }
+        /* Allocating may run a collection, and a finaliser any Python code: one that
+           changes the list (even swapping an allowed Set-Cookie for a denied one in place)
+           must not have its items copied unread. Scan again: from here until the items
+           are copied nothing allocates a tracked object. A tuple cannot change. */
+        if (PyList_CheckExact(headers)) {
+            goto scan;
+        }
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!(drop >> i & 1) && PyList_Append(out, items[i]) < 0) {
+            goto release;
+        }
     }
     /* The strictest CSP (nothing optional granted) is safe for anyone: it alone does not
        make the response private. */
     int private = drop != 0 || self->mask != 0;
-    Py_INCREF(headers);
-    PyObject *out = PyList_New(0);
-    /* Allocating may run a collection, and a finaliser any Python code: read the headers
-       again, and leave a list that changed meanwhile to Python. */
-    int changed = PyList_CheckExact(headers) && PyList_GET_SIZE(headers) != n;
-    if (out == NULL || changed) {
-        Py_DECREF(headers);
-        Py_XDECREF(out);
-        if (out == NULL) {
-            return NULL;
-        }
-        goto fallback;
-    }
-    items = PyList_CheckExact(headers) ? ((PyListObject *)headers)->ob_item
-                                       : ((PyTupleObject *)headers)->ob_item;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (!(drop >> i & 1) && PyList_Append(out, items[i]) < 0) {
-            Py_DECREF(headers);
-            goto error;
-        }
-    }
-    Py_DECREF(headers);
     if (add_csp && PyList_Append(out, PyTuple_GET_ITEM(core->policies, self->mask)) < 0) {
-        goto error;
+        goto release;
     }
     if (private && PyList_Append(out, core->private_header) < 0) {
-        goto error;
+        goto release;
     }
     PyObject *fresh = PyDict_Copy(message);
     if (fresh == NULL || PyDict_SetItem(fresh, str_headers, out) < 0) {
         Py_XDECREF(fresh);
-        goto error;
+        goto release;
     }
-    Py_DECREF(out);
-    return fresh;
-error:
-    Py_DECREF(out);
-    return NULL;
+    result = fresh;
+release:
+    Py_XDECREF(out);
+    Py_DECREF(headers);
+    return result;
+release_fallback:
+    Py_XDECREF(out);
+    Py_DECREF(headers);
 fallback: {
     PyObject *call_args[3] = {message, self->state, self->scope};
     return PyObject_Vectorcall(core->fallback, call_args, 3, NULL);

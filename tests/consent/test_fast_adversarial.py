@@ -11,6 +11,8 @@ compiled path cannot replay exactly goes back to Python.
 from __future__ import annotations
 
 import enum
+import gc
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -77,3 +79,102 @@ def test_a_response_start_typed_as_a_str_subclass_is_gated(start: Any, body: Any
         want = _send_through(slow, request, [HTML, ALLOWED, DENIED])
         assert DENIED not in got[0]["headers"]
         assert got == want
+
+
+# -- finalisers that run while the C code holds the headers ---------------------------------
+
+
+class _Bomb:
+    """Cyclic garbage: its finaliser runs ``action`` when the collector next runs."""
+
+    __slots__ = ("action", "me")
+
+    def __del__(self) -> None:
+        self.action()
+
+
+class _Pad:
+    __slots__ = ("x",)
+
+
+def _finalise_during(call: Callable[[], Any], action: Callable[[], None], pads: int) -> Any:
+    """``call()`` with the collector due: the first tracked object allocated after ``pads``
+    more (inside ``call``, in the C code when ``pads`` is small) runs ``action``."""
+    saved = gc.get_threshold()
+    enabled = gc.isenabled()
+    extra: list[Any] = [None] * 8
+    gc.disable()
+    try:
+        gc.collect()
+        # Empty the list free list, so that PyList_New allocates (and so collects); no
+        # list may be freed from here on.
+        hold = [[] for _ in range(200)]
+        gc.set_threshold(1)
+        bomb = _Bomb()
+        bomb.action = action
+        bomb.me = bomb
+        del bomb
+        for i in range(pads):
+            extra[i] = _Pad()
+        gc.enable()
+        result = call()
+    finally:
+        gc.set_threshold(*saved)
+        if not enabled:
+            gc.disable()
+    del hold
+    gc.collect()  # nothing armed is left for a later test
+    return result
+
+
+def _gated_send(guard: Any, request: list[Any], sent: list[Any]) -> Any:
+    """The compiled path's ``send`` for one request (a ``GateSend``) over a server
+    ``send`` that appends to ``sent``."""
+    captured: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        captured.append(send)
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    async def receive() -> Any:
+        raise AssertionError("not called")
+
+    saved, guard.app = guard.app, app
+    try:
+        step = guard._fast(_scope(list(request)), receive, send)
+        assert step is not None
+        anyio.run(lambda: step)
+    finally:
+        guard.app = saved
+    (gated,) = captured
+    assert type(gated).__name__ == "GateSend"
+    return gated
+
+
+def test_a_finaliser_swapping_a_response_header_cannot_smuggle_a_denied_cookie() -> None:
+    # Building the output list may run the collector, and so any finaliser: one that
+    # replaces an allowed Set-Cookie by a denied one at the same index must not have it
+    # copied out unchecked.
+    fast, _ = _guards()
+    request = [(b"cookie", STATS_ONLY)]
+    _send_through(fast, request, [HTML, ALLOWED, DENIED])  # teach the tables
+    sent: list[Any] = []
+    gated = _gated_send(fast, request, sent)
+    fired = []
+    for pads in range(4):
+        headers = [HTML, ALLOWED]
+        message = {"type": "http.response.start", "status": 200, "headers": headers}
+
+        def swap(headers: list[Any] = headers, pads: int = pads) -> None:
+            headers[1] = DENIED
+            fired.append(pads)
+
+        sent.clear()
+        step = _finalise_during(lambda message=message: gated(message), swap, pads)
+        anyio.run(lambda step=step: step)
+        (out,) = sent
+        assert DENIED not in out["headers"], pads
+        assert (b"cache-control", b"private") in out["headers"]
+    assert fired == [0, 1, 2, 3]
