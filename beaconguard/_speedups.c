@@ -183,7 +183,9 @@ strip_cookie(PyObject *headers, PyObject *kept)
             return NULL;
         }
         PyObject *name = PyTuple_GET_ITEM(item, 0);
-        if (PyBytes_GET_SIZE(name) == 6 && memcmp(PyBytes_AS_STRING(name), "cookie", 6) == 0) {
+        /* Every spelling goes, as on the Python path: the scan refused any but "cookie",
+           yet a finaliser may have added one since. */
+        if (PyBytes_GET_SIZE(name) == 6 && same_name(PyBytes_AS_STRING(name), "cookie", 6)) {
             continue;
         }
         if (PyList_Append(out, item) < 0) {
