@@ -12,13 +12,18 @@ from __future__ import annotations
 
 import enum
 import gc
+import time
 from collections.abc import Callable
 from typing import Any
+from unittest import mock
 
 import anyio
 import pytest
 
-from tests.consent.test_fast import HTML, STATS_ONLY, Recorder, _guards, _scope
+from beaconguard import Settings
+from beaconguard.consent.cookie import ConsentCookie
+from tests.conftest import SECRET
+from tests.consent.test_fast import COOKIES, HTML, STATS_ONLY, Recorder, _guards, _run, _scope
 
 pytest.importorskip("beaconguard._speedups", reason="the C extension was not built")
 
@@ -214,3 +219,31 @@ def test_a_finaliser_adding_a_cookie_while_it_is_stripped_cannot_reach_the_app()
         anyio.run(lambda step=step: step)
         assert [v for k, v in seen[-1] if k.lower() == b"cookie"] == [STATS_ONLY], pads
     assert fired == [0, 1, 2, 3]
+
+
+# -- clocks --------------------------------------------------------------------------------
+
+
+def test_a_decision_signed_ahead_of_this_clock_counts_once_it_is_due() -> None:
+    # Behind a load balancer the visitor may decide on a server whose clock runs a second
+    # ahead: here the signature is "from the future" and reads as no decision, until this
+    # clock catches up. The Python path reads the cookie on every request; the compiled
+    # path must not replay "no decision" for good.
+    fast, slow = _guards()
+    cookie = ConsentCookie(Settings(secret_key=SECRET, store="memory://"))
+    due = int(time.time()) + 2
+    with mock.patch("time.time", return_value=float(due)):
+        value, _ = cookie.dumps({"statistics": True})
+    request = [(b"cookie", b"bg_consent=" + value.encode())]
+    for guard in (fast, slow):
+        _run(guard, request, [HTML, *COOKIES])
+        assert guard.app.seen[-1][1] == ("default", ["necessary"])
+    answered = time.time()
+    assert answered < due
+    # Due, and past the second for which the compiled path may replay "no decision".
+    time.sleep(max(due, answered + 1.0) - answered + 0.05)
+    for guard in (fast, slow):
+        for _ in range(2):
+            _run(guard, request, [HTML, *COOKIES])
+            assert guard.app.seen[-1][1] == ("explicit", ["necessary", "statistics"])
+    assert fast.app.seen[-1][2] == "GateSend"  # and once read, it is replayed again
