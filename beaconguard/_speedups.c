@@ -219,6 +219,11 @@ GateCore_run(GateCore *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "run(scope, receive, send)");
         return NULL;
     }
+    if (self->keep == NULL) {
+        /* made with GateCore.__new__ and never set up: every table is NULL */
+        PyErr_SetString(PyExc_TypeError, "GateCore is not set up");
+        return NULL;
+    }
     PyObject *scope = args[0];
     if (!PyDict_CheckExact(scope)) {
         Py_RETURN_NONE;
@@ -388,6 +393,12 @@ GateCore_init(GateCore *self, PyObject *args, PyObject *kwds)
     PyObject *owner, *routes, *cache_plain, *cache_gpc, *default_state, *gpc_state, *keep,
         *kinds, *policies, *private_header, *fallback;
     long default_mask, gpc_mask;
+    if (self->keep != NULL) {
+        /* Set up once: each GateSend indexes the per-mask tables with its mask, so tables
+           replaced under it could be read out of bounds. */
+        PyErr_SetString(PyExc_TypeError, "GateCore is already set up");
+        return -1;
+    }
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "$OOO!O!OOllO!O!OO!O", names, &owner, &routes,
                                      &PyDict_Type, &cache_plain, &PyDict_Type, &cache_gpc,
                                      &default_state, &gpc_state, &default_mask, &gpc_mask,

@@ -247,3 +247,44 @@ def test_a_decision_signed_ahead_of_this_clock_counts_once_it_is_due() -> None:
             _run(guard, request, [HTML, *COOKIES])
             assert guard.app.seen[-1][1] == ("explicit", ["necessary", "statistics"])
     assert fast.app.seen[-1][2] == "GateSend"  # and once read, it is replayed again
+
+
+# -- the extension's objects outside their contract -----------------------------------------
+
+
+def test_a_core_used_without_or_after_its_setup_raises_instead_of_crashing() -> None:
+    # Checked in a child process: before the fix these dereferenced NULL (a segfault).
+    code = """
+from beaconguard._speedups import GateCore
+from tests.consent.test_fast import _guards
+bare = GateCore.__new__(GateCore)
+try:
+    bare.run({"type": "http", "headers": []}, None, None)
+except TypeError as exc:
+    print("run:", exc)
+import beaconguard._speedups as module
+made = {}
+real = module.GateCore
+def spy(**kw):
+    made["kw"], made["core"] = kw, real(**kw)
+    return made["core"]
+module.GateCore = spy
+fast, _ = _guards()
+module.GateCore = real
+core, kw = made["core"], made["kw"]
+# Set up again with one mask: a GateSend made under mask 3 would index past the tables.
+kw.update(keep=({},), policies=None, default_mask=0, gpc_mask=0)
+try:
+    core.__init__(**kw)
+except TypeError as exc:
+    print("init:", exc)
+"""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "run: " in done.stdout and "init: " in done.stdout
