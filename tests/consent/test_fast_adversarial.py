@@ -19,11 +19,24 @@ from unittest import mock
 
 import anyio
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from beaconguard import Settings
 from beaconguard.consent.cookie import ConsentCookie
 from tests.conftest import SECRET
-from tests.consent.test_fast import COOKIES, HTML, STATS_ONLY, Recorder, _guards, _run, _scope
+from tests.consent.test_fast import (
+    COOKIES,
+    EVERYTHING,
+    HTML,
+    JSON,
+    STATS_ONLY,
+    Recorder,
+    _guards,
+    _run,
+    _same,
+    _scope,
+)
 
 pytest.importorskip("beaconguard._speedups", reason="the C extension was not built")
 
@@ -288,3 +301,211 @@ except TypeError as exc:
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "run: " in done.stdout and "init: " in done.stdout
+
+
+# -- odd bytes, many headers, many requests --------------------------------------------------
+
+ODD = st.sampled_from(
+    ["", " ", "\t", "\x0b", "\x0c", "\r", "\x85", "\xa0", "\x1f", "=", ";", '"', ",", "\x00"]
+)
+BASE = st.sampled_from(["_fbp", "_ga", "session", "lang", "mystery", "ad_x", "bg_consent", ""])
+
+
+@st.composite
+def _odd_name(draw: Any) -> str:
+    return str(draw(ODD) + draw(BASE) + draw(ODD))
+
+
+@st.composite
+def _odd_request(draw: Any) -> list[tuple[bytes, bytes]]:
+    pieces = [
+        (f"{draw(_odd_name())}={draw(st.sampled_from(['1', '', ' x ', 'a=b']))}").encode("latin-1")
+        for _ in range(draw(st.integers(0, 4)))
+    ]
+    pieces += draw(st.sampled_from([[], [STATS_ONLY], [EVERYTHING]]))
+    sep = draw(st.sampled_from([b"; ", b";", b" ; ", b";;"]))
+    out = [(b"cookie", sep.join(draw(st.permutations(pieces))))]
+    if draw(st.booleans()):
+        out.append((b"sec-gpc", draw(st.sampled_from([b"1", b"0", b" 1", b"1 ", b""]))))
+    return out
+
+
+@st.composite
+def _odd_response(draw: Any) -> list[tuple[bytes, bytes]]:
+    out = [draw(st.sampled_from([HTML, JSON, (b"content-type", b"text/htm")]))]
+    for _ in range(draw(st.integers(0, 5))):
+        value = draw(st.sampled_from(["1", "", '""', " ", "\t1", ";", "x; Max-Age=0"]))
+        out.append((b"set-cookie", f"{draw(_odd_name())}={value}".encode("latin-1")))
+    return draw(st.permutations(out))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(request=_odd_request(), response=_odd_response(),
+       mode=st.sampled_from(["report", "block", "allow"]))
+def test_property_odd_bytes_give_the_same_answers(request: Any, response: Any, mode: str) -> None:
+    # Whitespace outside bytes.strip()'s set, '=' and ';' in names, empty names and values:
+    # whatever the tables were taught, the compiled path answers as Python does.
+    guards = _ODD_PAIRS.get(mode)
+    if guards is None:
+        guards = _ODD_PAIRS[mode] = _guards(unregistered_cookies=mode)
+    _same(request, list(response), guards)
+    _same(request, tuple(response), guards)
+
+
+_ODD_PAIRS: dict[str, Any] = {}
+
+
+@pytest.mark.parametrize("fillers", [62, 63, 64, 200])
+def test_the_drop_bitmap_edges(fillers: int) -> None:
+    # 64 headers is the most the bitmap holds: the denied cookie in its last bit is
+    # dropped, and one header more goes to Python.
+    guards = _guards()
+    response = [*[(b"x-filler", b"%d" % i) for i in range(fillers)], DENIED]
+    if fillers < 63:
+        response.insert(0, ALLOWED)
+    kind = _same([(b"cookie", STATS_ONLY)], response, guards)
+    assert kind == "GateSend"
+    sent = _run(guards[0], [(b"cookie", STATS_ONLY)], response)
+    assert DENIED not in sent[0]["headers"]
+
+
+def test_many_distinct_visitors_replay_within_bounds() -> None:
+    fast, _ = _guards(unregistered_cookies="block")
+    for i in range(1500):
+        request = [(b"cookie", STATS_ONLY + b"; mystery%d=1; _ga=%d" % (i % 700, i))]
+        got = _run(fast, request, [HTML, ALLOWED, DENIED])
+        assert DENIED not in got[0]["headers"]
+        assert fast.app.seen[-1][0] == [(b"cookie", STATS_ONLY + b"; _ga=%d" % i)]
+    gate = fast.consent
+    assert gate is not None and gate.fast_cookies is not None
+    assert len(gate.fast_cookies[False]) <= 512
+
+
+# -- the app, the clock and the keys change ---------------------------------------------------
+
+
+def test_replacing_the_app_after_construction_is_seen_by_the_compiled_path() -> None:
+    fast, _ = _guards()
+    request = [(b"cookie", STATS_ONLY)]
+    _run(fast, request, [HTML])
+    other = Recorder()
+    fast.app = other
+    sent = _run(fast, request, [HTML, ALLOWED, DENIED])
+    assert other.seen and other.seen[-1][2] == "GateSend"
+    assert DENIED not in sent[0]["headers"] and ALLOWED in sent[0]["headers"]
+
+
+def test_a_decision_that_expires_between_requests_is_not_replayed() -> None:
+    fast, slow = _guards()
+    value, state = ConsentCookie(Settings(secret_key=SECRET, store="memory://")).dumps(
+        {"statistics": True}
+    )
+    assert state.decided_at is not None
+    for guard in (fast, slow):
+        gate = guard.consent
+        assert gate is not None
+        # Valid for under a second from now (max_age is whole seconds: itsdangerous's too).
+        gate.cookie.max_age = int(state.decided_at) + 1 - int(time.time())
+    request = [(b"cookie", b"bg_consent=" + value.encode() + b"; _ga=1")]
+    if time.time() >= state.decided_at + 0.9:
+        pytest.skip("too close to a second boundary to start")
+    for guard in (fast, slow):
+        for _ in range(2):
+            _run(guard, request, [HTML, ALLOWED, DENIED])
+            assert guard.app.seen[-1][1] == ("explicit", ["necessary", "statistics"])
+    assert fast.app.seen[-1][2] == "GateSend"
+    time.sleep(state.decided_at + 1 - time.time() + 0.05)
+    for guard in (fast, slow):
+        sent = _run(guard, request, [HTML, ALLOWED, DENIED])
+        assert guard.app.seen[-1][1] == ("default", ["necessary"])
+        assert ALLOWED not in sent[0]["headers"] and DENIED not in sent[0]["headers"]
+
+
+def test_a_decision_signed_with_a_rotated_out_key_is_replayed_like_python() -> None:
+    old, new = SECRET, "another-test-secret-0123456789abcdef"
+    value, _ = ConsentCookie(Settings(secret_key=old, store="memory://")).dumps(
+        {"statistics": True, "marketing": True}
+    )
+    request = [(b"cookie", b"bg_consent=" + value.encode() + b"; _fbp=1")]
+    rotated = _guards(secret_key=(old, new))
+    assert _same(request, [HTML, ALLOWED, DENIED], rotated) == "GateSend"
+    assert rotated[0].app.seen[-1][1] == ("explicit", ["marketing", "necessary", "statistics"])
+    dropped = _guards(secret_key=(new,))
+    assert _same(request, [HTML, ALLOWED, DENIED], dropped) == "_GatedSend"  # a purge
+    assert dropped[0].app.seen[-1][1] == ("default", ["necessary"])
+
+
+def test_concurrent_requests_keep_their_own_state() -> None:
+    # Many interleaved requests through one guard: each GateSend filters with the state of
+    # its own request, whatever the others (and Python's cache updates) do meanwhile.
+    import asyncio
+
+    fast, _ = _guards()
+    choices = [(b"cookie", STATS_ONLY), (b"cookie", EVERYTHING), (b"cookie", b"session=1")]
+    expected = {
+        STATS_ONLY: (True, False), EVERYTHING: (True, True), b"session=1": (False, False),
+    }
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await asyncio.sleep(0)
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [HTML, ALLOWED, DENIED]})
+        await asyncio.sleep(0)
+        await send({"type": "http.response.body", "body": b""})
+
+    fast.app = app
+
+    async def one(i: int) -> None:
+        header = choices[i % 3]
+        sent: list[Any] = []
+
+        async def send(message: Any) -> None:
+            await asyncio.sleep(0)
+            sent.append(message)
+
+        async def receive() -> Any:
+            return {"type": "http.request"}
+
+        await fast(_scope([header]), receive, send)
+        headers = sent[0]["headers"]
+        assert ((ALLOWED in headers), (DENIED in headers)) == expected[header[1]], i
+
+    async def main() -> None:
+        await asyncio.gather(*(one(i) for i in range(300)))
+
+    asyncio.run(main())
+
+
+def test_reentrant_requests_from_inside_send() -> None:
+    # The server's send runs a whole other request through the same guard before it
+    # returns: both are gated with their own state.
+    fast, _ = _guards()
+    inner_sent: list[Any] = []
+    outer_sent: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [HTML, ALLOWED, DENIED]})
+
+    fast.app = app
+
+    async def receive() -> Any:
+        return {"type": "http.request"}
+
+    async def inner_send(message: Any) -> None:
+        inner_sent.append(message)
+
+    async def outer_send(message: Any) -> None:
+        if not inner_sent:
+            await fast(_scope([(b"cookie", EVERYTHING)]), receive, inner_send)
+        outer_sent.append(message)
+
+    async def main() -> None:
+        for _ in range(2):
+            inner_sent.clear()
+            outer_sent.clear()
+            await fast(_scope([(b"cookie", STATS_ONLY)]), receive, outer_send)
+
+    anyio.run(main)
+    assert DENIED in inner_sent[0]["headers"]
+    assert DENIED not in outer_sent[0]["headers"] and ALLOWED in outer_sent[0]["headers"]
