@@ -203,7 +203,9 @@ strip_cookie(PyObject *headers, PyObject *kept)
             return NULL;
         }
         PyObject *name = PyTuple_GET_ITEM(item, 0);
-        if (PyBytes_GET_SIZE(name) == 6 && memcmp(PyBytes_AS_STRING(name), "cookie", 6) == 0) {
+        /* Every spelling goes, as on the Python path: the scan refused any but "cookie",
+           yet a finaliser may have added one since. */
+        if (PyBytes_GET_SIZE(name) == 6 && same_name(PyBytes_AS_STRING(name), "cookie", 6)) {
             continue;
         }
         if (PyList_Append(out, item) < 0) {
@@ -384,6 +386,11 @@ GateCore_run(GateCore *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "run(scope, receive, send)");
         return NULL;
     }
+    if (self->keep == NULL) {
+        /* made with GateCore.__new__ and never set up: every table is NULL */
+        PyErr_SetString(PyExc_TypeError, "GateCore is not set up");
+        return NULL;
+    }
     Replay r;
     int found = replay_for(self, args[0], &r);
     if (found <= 0) {
@@ -418,6 +425,12 @@ GateCore_run(GateCore *self, PyObject *const *args, Py_ssize_t nargs)
     PyObject *call_args[3] = {target, args[1], wrapped};
     PyObject *result = PyObject_Vectorcall(app, call_args, 3, NULL);
     Py_DECREF(app);
+    if (result == Py_None) {
+        /* None means "take the Python path", which would call the app a second time */
+        Py_DECREF(result);
+        result = NULL;
+        PyErr_SetString(PyExc_TypeError, "the app returned None, not an awaitable");
+    }
     Py_DECREF(wrapped);
     Py_DECREF(target);
     return result;
@@ -433,6 +446,10 @@ GateCore_enter(GateCore *self, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 2) {
         PyErr_SetString(PyExc_TypeError, "enter(scope, send)");
+        return NULL;
+    }
+    if (self->keep == NULL) {
+        PyErr_SetString(PyExc_TypeError, "GateCore is not set up");
         return NULL;
     }
     Replay r;
@@ -468,6 +485,12 @@ GateCore_init(GateCore *self, PyObject *args, PyObject *kwds)
     PyObject *owner, *routes, *cache_plain, *cache_gpc, *default_state, *gpc_state, *keep,
         *kinds, *policies, *private_header, *fallback;
     long default_mask, gpc_mask;
+    if (self->keep != NULL) {
+        /* Set up once: each GateSend indexes the per-mask tables with its mask, so tables
+           replaced under it could be read out of bounds. */
+        PyErr_SetString(PyExc_TypeError, "GateCore is already set up");
+        return -1;
+    }
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "$OOO!O!OOllO!O!OO!O", names, &owner, &routes,
                                      &PyDict_Type, &cache_plain, &PyDict_Type, &cache_gpc,
                                      &default_state, &gpc_state, &default_mask, &gpc_mask,
@@ -654,34 +677,41 @@ gate_start(GateSend *self, PyObject *message)
         }
         return Py_NewRef(message); /* no headers: nothing to filter, no HTML to mark */
     }
+    if (!PyList_CheckExact(headers) && !PyTuple_CheckExact(headers)) {
+        goto fallback;
+    }
+    /* Held: a finaliser run by an allocation below may replace message["headers"]. */
+    Py_INCREF(headers);
+    PyObject *keep = PyTuple_GET_ITEM(core->keep, self->mask);
+    PyObject *out = NULL;
+    PyObject *result = NULL;
     Py_ssize_t n;
     PyObject **items;
+    unsigned long long drop;
+    int add_csp;
+scan:
     if (PyList_CheckExact(headers)) {
         n = PyList_GET_SIZE(headers);
         items = ((PyListObject *)headers)->ob_item;
     }
-    else if (PyTuple_CheckExact(headers)) {
+    else {
         n = PyTuple_GET_SIZE(headers);
         items = ((PyTupleObject *)headers)->ob_item;
     }
-    else {
-        goto fallback;
-    }
     if (n > MAX_FAST_HEADERS) {
-        goto fallback;
+        goto release_fallback;
     }
-    PyObject *keep = PyTuple_GET_ITEM(core->keep, self->mask);
-    unsigned long long drop = 0;
+    drop = 0;
     int html = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *item = items[i];
         if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 2) {
-            goto fallback;
+            goto release_fallback;
         }
         PyObject *name = PyTuple_GET_ITEM(item, 0);
         PyObject *value = PyTuple_GET_ITEM(item, 1);
         if (!PyBytes_CheckExact(name) || !PyBytes_CheckExact(value)) {
-            goto fallback;
+            goto release_fallback;
         }
         const char *hname = PyBytes_AS_STRING(name);
         Py_ssize_t hlen = PyBytes_GET_SIZE(name);
@@ -689,7 +719,7 @@ gate_start(GateSend *self, PyObject *message)
         for (int k = 0; k < core->nknown; k++) {
             if (hlen == core->known[k].len && same_name(hname, core->known[k].name, hlen)) {
                 if (memcmp(hname, core->known[k].name, (size_t)hlen) != 0) {
-                    goto fallback; /* another spelling of a name the gate reads */
+                    goto release_fallback; /* another spelling of a name the gate reads */
                 }
                 kind = core->known[k].kind;
                 break;
@@ -709,32 +739,33 @@ gate_start(GateSend *self, PyObject *message)
             while (end > start && is_space(v[end - 1])) {
                 end--;
             }
+            /* bytes are not tracked by the collector: this allocation runs no finaliser */
             PyObject *cname = PyBytes_FromStringAndSize(v + start, end - start);
             if (cname == NULL) {
-                return NULL;
+                goto release;
             }
             PyObject *ok = PyDict_GetItemWithError(keep, cname);
             Py_DECREF(cname);
             if (ok == NULL) {
                 if (PyErr_Occurred()) {
-                    return NULL;
+                    goto release;
                 }
-                goto fallback; /* a name not decided under this mask yet */
+                goto release_fallback; /* a name not decided under this mask yet */
             }
             if (ok == Py_True) {
                 continue;
             }
             if (ok != Py_False) {
-                goto fallback;
+                goto release_fallback;
             }
             /* Denied. An empty value may be a deletion, which needs no consent: Python
                reads its attributes. */
             if (eq == NULL || eq + 1 == v + vlen) {
-                goto fallback;
+                goto release_fallback;
             }
             char first = eq[1];
             if (first == ';' || first == '"' || first == ' ') {
-                goto fallback;
+                goto release_fallback;
             }
             drop |= 1ULL << i;
         }
@@ -750,54 +781,54 @@ gate_start(GateSend *self, PyObject *message)
             }
         }
         else {
-            goto fallback; /* the app's own CSP or Cache-Control: Python merges them */
+            goto release_fallback; /* the app's own CSP or Cache-Control: Python merges them */
         }
     }
-    int add_csp = html && core->policies != Py_None;
+    add_csp = html && core->policies != Py_None;
     if (!drop && !add_csp) {
-        return Py_NewRef(message);
+        result = Py_NewRef(message);
+        goto release;
+    }
+    if (out == NULL) {
+        out = PyList_New(0);
+        if (out == NULL) {
+            goto release;
+        }
+        /* Allocating may run a collection, and a finaliser any Python code: one that
+           changes the list (even swapping an allowed Set-Cookie for a denied one in place)
+           must not have its items copied unread. Scan again: from here until the items
+           are copied nothing allocates a tracked object. A tuple cannot change. */
+        if (PyList_CheckExact(headers)) {
+            goto scan;
+        }
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!(drop >> i & 1) && PyList_Append(out, items[i]) < 0) {
+            goto release;
+        }
     }
     /* The strictest CSP (nothing optional granted) is safe for anyone: it alone does not
        make the response private. */
     int private = drop != 0 || self->mask != 0;
-    Py_INCREF(headers);
-    PyObject *out = PyList_New(0);
-    /* Allocating may run a collection, and a finaliser any Python code: read the headers
-       again, and leave a list that changed meanwhile to Python. */
-    int changed = PyList_CheckExact(headers) && PyList_GET_SIZE(headers) != n;
-    if (out == NULL || changed) {
-        Py_DECREF(headers);
-        Py_XDECREF(out);
-        if (out == NULL) {
-            return NULL;
-        }
-        goto fallback;
-    }
-    items = PyList_CheckExact(headers) ? ((PyListObject *)headers)->ob_item
-                                       : ((PyTupleObject *)headers)->ob_item;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (!(drop >> i & 1) && PyList_Append(out, items[i]) < 0) {
-            Py_DECREF(headers);
-            goto error;
-        }
-    }
-    Py_DECREF(headers);
     if (add_csp && PyList_Append(out, PyTuple_GET_ITEM(core->policies, self->mask)) < 0) {
-        goto error;
+        goto release;
     }
     if (private && PyList_Append(out, core->private_header) < 0) {
-        goto error;
+        goto release;
     }
     PyObject *fresh = PyDict_Copy(message);
     if (fresh == NULL || PyDict_SetItem(fresh, str_headers, out) < 0) {
         Py_XDECREF(fresh);
-        goto error;
+        goto release;
     }
-    Py_DECREF(out);
-    return fresh;
-error:
-    Py_DECREF(out);
-    return NULL;
+    result = fresh;
+release:
+    Py_XDECREF(out);
+    Py_DECREF(headers);
+    return result;
+release_fallback:
+    Py_XDECREF(out);
+    Py_DECREF(headers);
 fallback: {
     PyObject *call_args[3] = {message, self->state, self->scope};
     return PyObject_Vectorcall(core->fallback, call_args, 3, NULL);
@@ -813,13 +844,9 @@ GateSend_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, Py
         return NULL;
     }
     PyObject *message = args[0];
-    PyObject *to_send;
-    if (!PyDict_CheckExact(message)) {
-        PyObject *call_args[3] = {message, self->state, self->scope};
-        to_send = PyObject_Vectorcall(self->core->fallback, call_args, 3, NULL);
-    }
-    else {
-        PyObject *type = PyDict_GetItemWithError(message, str_type);
+    PyObject *type = NULL;
+    if (PyDict_CheckExact(message)) {
+        type = PyDict_GetItemWithError(message, str_type);
         if (type == NULL) {
             if (PyErr_Occurred()) {
                 return NULL;
@@ -827,9 +854,18 @@ GateSend_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, Py
             PyErr_SetString(PyExc_KeyError, "type");
             return NULL;
         }
+    }
+    PyObject *to_send;
+    if (type == NULL || !PyUnicode_CheckExact(type)) {
+        /* Not a plain dict, or a type that is not a plain str: servers compare it with ==,
+           so an enum member equal to "http.response.start" starts the response. Python
+           compares the same way; passing such a message on ungated would fail open. */
+        PyObject *call_args[3] = {message, self->state, self->scope};
+        to_send = PyObject_Vectorcall(self->core->fallback, call_args, 3, NULL);
+    }
+    else {
         int start = type == str_response_start;
-        if (!start && PyUnicode_CheckExact(type)
-            && PyUnicode_GET_LENGTH(type) == PyUnicode_GET_LENGTH(str_response_start)) {
+        if (!start && PyUnicode_GET_LENGTH(type) == PyUnicode_GET_LENGTH(str_response_start)) {
             start = PyUnicode_Compare(type, str_response_start) == 0;
         }
         if (!start) {

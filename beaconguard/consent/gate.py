@@ -66,6 +66,10 @@ _HOSTNAME = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)+")
 # bound 4 KB of semicolons held 260 KB). They hold session tokens: memory only, never
 # written, gone when evicted. Anything larger is parsed on each request instead.
 _PARSED_CACHE = 512
+# A Cookie header whose consent value did not verify is replayed as "no decision" for this
+# many seconds, then read again: a value signed by a server whose clock runs ahead verifies
+# once this clock catches up (the Python path reads it on every request).
+_RECHECK_UNVERIFIED = 1.0
 _MAX_CACHED_HEADER = 4096
 _MAX_CACHED_PIECES = 64
 #: What the compiled path replays for one Cookie header: (state, its mask, when the state
@@ -229,7 +233,7 @@ class ConsentGate:
         else:
             filtered = by_mask[mask] = self._filter(parsed[1], mask)
         if self.fast_cookies is not None:
-            self._remember(header, gpc, state, filtered)
+            self._remember(header, gpc, state, filtered, bool(parsed[0]) and loaded is None)
         if filtered is not None:
             kept, stale = filtered
             headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"cookie"]
@@ -248,19 +252,26 @@ class ConsentGate:
         gpc: bool,
         state: ConsentState,
         filtered: tuple[bytes, tuple[str, ...]] | None,
+        unverified: bool = False,
     ) -> None:
         """Keep one Cookie header's answer for the compiled path, when it can be replayed:
         nothing to expire, and a state that depends on the header and ``Sec-GPC`` alone
-        (a valid decision until it expires, or no region default to look up)."""
+        (a valid decision until it expires, or no region default to look up).
+        ``unverified``: the header holds a consent value that did not verify (yet)."""
         assert self.fast_cookies is not None
         if filtered is not None and filtered[1]:
             return  # stale cookies to expire: the Python path writes those headers
         if state.explicit and state.decided_at is not None:
             expires = float(state.decided_at + self.cookie.max_age)
-        elif self._country is None:
-            expires = _FOREVER
-        else:
+        elif self._country is not None:
             return
+        elif unverified:
+            # Signed "in the future" (by a server whose clock is ahead) reads as no decision
+            # only until this clock catches up; tampered or outdated values never verify,
+            # and reading them again each second costs little.
+            expires = time.time() + _RECHECK_UNVERIFIED
+        else:
+            expires = _FOREVER
         if type(header) is not bytes or len(header) > _MAX_CACHED_HEADER:
             return
         cache = self.fast_cookies[gpc]

@@ -336,3 +336,17 @@ def test_property_same_answers(
 
 
 _PAIRS: dict[tuple[str, str, bool], tuple[BeaconGuard, BeaconGuard]] = {}
+
+
+def test_an_app_that_returns_none_is_called_once() -> None:
+    # None from the compiled path means "take the Python path": an app that (wrongly)
+    # returns None must not be called a second time.
+    calls = []
+
+    def app(scope: Any, receive: Any, send: Any) -> None:
+        calls.append(scope["path"])
+
+    guard = BeaconGuard(app, settings=Settings(secret_key=SECRET, store="memory://", stats=False))
+    with pytest.raises(TypeError, match="awaitable|await"):
+        anyio.run(guard, _scope([]), None, None)
+    assert calls == ["/page"]
