@@ -375,6 +375,46 @@ enter_scope(PyObject *scope, Replay *r)
     return target;
 }
 
+/* The replayed request: 1 with the scope the app sees and the gated send (new references),
+   0 when the request needs the Python path (nothing has been changed), -1 on error.
+   ``routes``: a request for an own endpoint needs the Python path too. */
+static int
+begin(GateCore *self, PyObject *scope, PyObject *send, int routes, PyObject **target,
+      PyObject **wrapped)
+{
+    if (self->keep == NULL) {
+        /* made with GateCore.__new__ and never set up: every table is NULL */
+        PyErr_SetString(PyExc_TypeError, "GateCore is not set up");
+        return -1;
+    }
+    Replay r;
+    int found = replay_for(self, scope, &r);
+    if (found <= 0) {
+        return found;
+    }
+    if (routes && self->routes != Py_None && PyDict_GET_SIZE(self->routes) > 0) {
+        int own = is_own_route(self, scope);
+        if (own != 0) {
+            return own < 0 ? -1 : 0;
+        }
+    }
+    /* Decided: from here on the request is the C path's. The entry may be evicted while
+       the app runs, so the state is held. */
+    PyObject *state = Py_NewRef(r.state);
+    *target = enter_scope(scope, &r);
+    if (*target == NULL) {
+        Py_DECREF(state);
+        return -1;
+    }
+    *wrapped = GateSend_create(self, send, state, r.mask, *target);
+    Py_DECREF(state);
+    if (*wrapped == NULL) {
+        Py_CLEAR(*target);
+        return -1;
+    }
+    return 1;
+}
+
 /*
  * run(scope, receive, send): the app's awaitable with the gate applied, or None when this
  * request needs the Python path (then nothing has been changed).
@@ -386,49 +426,21 @@ GateCore_run(GateCore *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "run(scope, receive, send)");
         return NULL;
     }
-    if (self->keep == NULL) {
-        /* made with GateCore.__new__ and never set up: every table is NULL */
-        PyErr_SetString(PyExc_TypeError, "GateCore is not set up");
-        return NULL;
-    }
-    Replay r;
-    int found = replay_for(self, args[0], &r);
+    PyObject *target, *wrapped;
+    int found = begin(self, args[0], args[2], 1, &target, &wrapped);
     if (found <= 0) {
         return found < 0 ? NULL : Py_NewRef(Py_None);
     }
-    if (self->routes != Py_None && PyDict_GET_SIZE(self->routes) > 0) {
-        int own = is_own_route(self, args[0]);
-        if (own != 0) {
-            return own < 0 ? NULL : Py_NewRef(Py_None);
-        }
-    }
-    /* Decided: from here on the request is the C path's. The entry may be evicted while
-       the app runs, so the state is held. */
-    PyObject *state = Py_NewRef(r.state);
-    PyObject *target = enter_scope(args[0], &r);
-    if (target == NULL) {
-        Py_DECREF(state);
-        return NULL;
-    }
-    PyObject *wrapped = GateSend_create(self, args[2], state, r.mask, target);
-    Py_DECREF(state);
-    if (wrapped == NULL) {
-        Py_DECREF(target);
-        return NULL;
-    }
+    PyObject *result = NULL;
     PyObject *app = PyObject_GetAttr(self->owner, str_app);
-    if (app == NULL) {
-        Py_DECREF(wrapped);
-        Py_DECREF(target);
-        return NULL;
+    if (app != NULL) {
+        PyObject *call_args[3] = {target, args[1], wrapped};
+        result = PyObject_Vectorcall(app, call_args, 3, NULL);
+        Py_DECREF(app);
     }
-    PyObject *call_args[3] = {target, args[1], wrapped};
-    PyObject *result = PyObject_Vectorcall(app, call_args, 3, NULL);
-    Py_DECREF(app);
     if (result == Py_None) {
         /* None means "take the Python path", which would call the app a second time */
-        Py_DECREF(result);
-        result = NULL;
+        Py_CLEAR(result);
         PyErr_SetString(PyExc_TypeError, "the app returned None, not an awaitable");
     }
     Py_DECREF(wrapped);
@@ -448,29 +460,12 @@ GateCore_enter(GateCore *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "enter(scope, send)");
         return NULL;
     }
-    if (self->keep == NULL) {
-        PyErr_SetString(PyExc_TypeError, "GateCore is not set up");
-        return NULL;
-    }
-    Replay r;
-    int found = replay_for(self, args[0], &r);
+    PyObject *target, *wrapped;
+    int found = begin(self, args[0], args[1], 0, &target, &wrapped);
     if (found <= 0) {
         return found < 0 ? NULL : Py_NewRef(Py_None);
     }
-    PyObject *state = Py_NewRef(r.state);
-    PyObject *target = enter_scope(args[0], &r);
-    if (target == NULL) {
-        Py_DECREF(state);
-        return NULL;
-    }
-    PyObject *wrapped = GateSend_create(self, args[1], state, r.mask, target);
-    if (wrapped == NULL) {
-        Py_DECREF(state);
-        Py_DECREF(target);
-        return NULL;
-    }
-    PyObject *result = PyTuple_Pack(3, target, state, wrapped);
-    Py_DECREF(state);
+    PyObject *result = PyTuple_Pack(3, target, ((GateSend *)wrapped)->state, wrapped);
     Py_DECREF(target);
     Py_DECREF(wrapped);
     return result;
