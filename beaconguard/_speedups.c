@@ -28,6 +28,8 @@
 #define KIND_CSP 3
 #define KIND_CACHE_CONTROL 4
 #define MAX_KNOWN 8
+#define MEMO_SLOTS 64
+#define MEMO_NAME 48
 #define MAX_KNOWN_NAME 64
 
 static PyObject *str_app, *str_time, *str_type, *str_http, *str_headers, *str_path, *str_root_path, *str_state,
@@ -55,6 +57,15 @@ typedef struct {
     PyObject *policies;      /* tuple, per mask: the (name, value) CSP header; or None */
     PyObject *private_header;
     PyObject *fallback;      /* fallback(message, state, scope) -> message */
+    /* Set-Cookie verdicts already read from ``keep``, by (mask, name): a verdict never
+       changes for one Settings, and this spares a bytes object and a dict probe per
+       cookie. Direct mapped; a name that does not fit is looked up in ``keep``. */
+    struct {
+        unsigned char len; /* 0: empty slot */
+        unsigned char mask;
+        unsigned char ok;
+        char name[MEMO_NAME];
+    } memo[MEMO_SLOTS];
 } GateCore;
 
 typedef struct {
@@ -119,6 +130,45 @@ same_name(const char *p, const char *lower, Py_ssize_t len)
         }
     }
     return 1;
+}
+
+static unsigned int
+memo_slot(long mask, const char *name, Py_ssize_t len)
+{
+    unsigned int h = 2166136261u ^ (unsigned int)mask;
+    for (Py_ssize_t i = 0; i < len; i++) {
+        h = (h ^ (unsigned char)name[i]) * 16777619u;
+    }
+    return h % MEMO_SLOTS;
+}
+
+/* The remembered verdict for a Set-Cookie name under ``mask`` (1 may pass, 0 may not), or
+   -1 when there is none. */
+static int
+memo_get(GateCore *core, long mask, const char *name, Py_ssize_t len)
+{
+    if (len < 1 || len > MEMO_NAME) {
+        return -1;
+    }
+    unsigned int i = memo_slot(mask, name, len);
+    if (core->memo[i].len != len || core->memo[i].mask != mask
+        || memcmp(core->memo[i].name, name, (size_t)len) != 0) {
+        return -1;
+    }
+    return core->memo[i].ok;
+}
+
+static void
+memo_put(GateCore *core, long mask, const char *name, Py_ssize_t len, int ok)
+{
+    if (len < 1 || len > MEMO_NAME || mask < 0 || mask > 255) {
+        return;
+    }
+    unsigned int i = memo_slot(mask, name, len);
+    memcpy(core->memo[i].name, name, (size_t)len);
+    core->memo[i].len = (unsigned char)len;
+    core->memo[i].mask = (unsigned char)mask;
+    core->memo[i].ok = (unsigned char)ok;
 }
 
 /* scope.get("state")["consent"] = state, creating the dict when absent or None. */
@@ -675,16 +725,23 @@ gate_start(GateSend *self, PyObject *message)
     if (!PyList_CheckExact(headers) && !PyTuple_CheckExact(headers)) {
         goto fallback;
     }
-    /* Held: a finaliser run by an allocation below may replace message["headers"]. */
+    /* Held: a finaliser run by the allocation below may replace message["headers"]. */
     Py_INCREF(headers);
     PyObject *keep = PyTuple_GET_ITEM(core->keep, self->mask);
-    PyObject *out = NULL;
     PyObject *result = NULL;
     Py_ssize_t n;
     PyObject **items;
     unsigned long long drop;
     int add_csp;
-scan:
+    /* Allocated before the scan: allocating may run a collection, and a finaliser any
+       Python code, which could change the list (even swap an allowed Set-Cookie for a
+       denied one in place). From the scan until the items are copied, nothing allocates a
+       tracked object, so what is copied is what was read. */
+    PyObject *out = PyList_New(0);
+    if (out == NULL) {
+        Py_DECREF(headers);
+        return NULL;
+    }
     if (PyList_CheckExact(headers)) {
         n = PyList_GET_SIZE(headers);
         items = ((PyListObject *)headers)->ob_item;
@@ -734,24 +791,30 @@ scan:
             while (end > start && is_space(v[end - 1])) {
                 end--;
             }
-            /* bytes are not tracked by the collector: this allocation runs no finaliser */
-            PyObject *cname = PyBytes_FromStringAndSize(v + start, end - start);
-            if (cname == NULL) {
-                goto release;
-            }
-            PyObject *ok = PyDict_GetItemWithError(keep, cname);
-            Py_DECREF(cname);
-            if (ok == NULL) {
-                if (PyErr_Occurred()) {
+            int ok = memo_get(core, self->mask, v + start, end - start);
+            if (ok < 0) {
+                /* bytes are not tracked by the collector: this allocation runs no
+                   finaliser */
+                PyObject *cname = PyBytes_FromStringAndSize(v + start, end - start);
+                if (cname == NULL) {
                     goto release;
                 }
-                goto release_fallback; /* a name not decided under this mask yet */
+                PyObject *verdict = PyDict_GetItemWithError(keep, cname);
+                Py_DECREF(cname);
+                if (verdict == NULL) {
+                    if (PyErr_Occurred()) {
+                        goto release;
+                    }
+                    goto release_fallback; /* a name not decided under this mask yet */
+                }
+                if (verdict != Py_True && verdict != Py_False) {
+                    goto release_fallback;
+                }
+                ok = verdict == Py_True;
+                memo_put(core, self->mask, v + start, end - start, ok);
             }
-            if (ok == Py_True) {
+            if (ok) {
                 continue;
-            }
-            if (ok != Py_False) {
-                goto release_fallback;
             }
             /* Denied. An empty value may be a deletion, which needs no consent: Python
                reads its attributes. */
@@ -784,19 +847,6 @@ scan:
         result = Py_NewRef(message);
         goto release;
     }
-    if (out == NULL) {
-        out = PyList_New(0);
-        if (out == NULL) {
-            goto release;
-        }
-        /* Allocating may run a collection, and a finaliser any Python code: one that
-           changes the list (even swapping an allowed Set-Cookie for a denied one in place)
-           must not have its items copied unread. Scan again: from here until the items
-           are copied nothing allocates a tracked object. A tuple cannot change. */
-        if (PyList_CheckExact(headers)) {
-            goto scan;
-        }
-    }
     for (Py_ssize_t i = 0; i < n; i++) {
         if (!(drop >> i & 1) && PyList_Append(out, items[i]) < 0) {
             goto release;
@@ -818,11 +868,11 @@ scan:
     }
     result = fresh;
 release:
-    Py_XDECREF(out);
+    Py_DECREF(out);
     Py_DECREF(headers);
     return result;
 release_fallback:
-    Py_XDECREF(out);
+    Py_DECREF(out);
     Py_DECREF(headers);
 fallback: {
     PyObject *call_args[3] = {message, self->state, self->scope};
