@@ -350,3 +350,17 @@ def test_an_app_that_returns_none_is_called_once() -> None:
     with pytest.raises(TypeError, match="awaitable"):
         anyio.run(guard, _scope([]), None, None)
     assert calls == ["/page"]
+
+
+def test_set_cookie_verdicts_are_remembered_per_consent() -> None:
+    # The compiled path remembers each Set-Cookie name's verdict per consent mask: the same
+    # name alternates between kept and dropped as visitors with other choices come.
+    fast, slow = _guards()
+    response = [HTML, *COOKIES, *[(b"set-cookie", b"ad_%d=1" % i) for i in range(40)]]
+    for _ in range(3):
+        for cookie in (STATS_ONLY, EVERYTHING, b"session=1"):
+            assert _same([(b"cookie", cookie)], response, (fast, slow)) == "GateSend"
+    kept = _run(fast, [(b"cookie", EVERYTHING)], response)[0]["headers"]
+    assert (b"set-cookie", b"_fbp=fb.1.2; Path=/") in kept
+    dropped = _run(fast, [(b"cookie", STATS_ONLY)], response)[0]["headers"]
+    assert not any(v.startswith((b"_fbp=", b"ad_")) for k, v in dropped if k == b"set-cookie")
