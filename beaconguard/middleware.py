@@ -160,6 +160,8 @@ class BeaconGuard:
         if scope_type != "http":
             if scope_type == "lifespan":
                 await self.app(scope, receive, self._lifespan_send(send))
+            elif scope_type == "websocket" and self.consent is not None:
+                await self._gated_websocket(self.consent, scope, receive, send)
             else:
                 await self.app(scope, receive, send)
             return
@@ -278,6 +280,23 @@ class BeaconGuard:
         record = self.pipeline(visit)
         for consume in self.consumers:
             consume(visit, record)
+
+    async def _gated_websocket(
+        self, gate: ConsentGate, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """A WebSocket handshake is an HTTP request too: the app gets only the cookies the
+        visitor allowed, and the accept's ``Set-Cookie`` headers are gated like a response's.
+        Not logged or counted: a page view is an HTTP response."""
+        scope["headers"] = headers = list(scope["headers"])
+        scope, state, stale = gate.enter(scope, _normalized(headers))
+        raw = _normalized(scope["headers"])
+
+        async def gated_send(message: Message) -> None:
+            if message["type"] == "websocket.accept":
+                message = gate.response_start(message, state, stale, scope, raw)
+            await send(message)
+
+        await self.app(scope, receive, gated_send)
 
     def _lifespan_send(self, send: Send) -> Send:
         async def lifespan_send(message: Message) -> None:
