@@ -8,7 +8,10 @@ clients). The UA processor adds ``malformed`` for strings no browser sends.
 
 The crawler list is data, not code: ``beaconguard/data/crawler-user-agents.json``, the
 patterns of the MIT-licensed `crawler-user-agents` project (source, version and licence
-are in the file). It is compiled once, on first use.
+are in the file). It is compiled once, on first use. What each pattern requires of a
+string (see :class:`_CrawlerList`) is stored beside it, in
+``crawler-requirements.json``; after changing the list, run ``python -m beaconguard.bots``
+to write it again (a stale file is ignored, only costing start-up time).
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ import functools
 import json
 import re
 from importlib import resources
+from pathlib import Path
 
-from beaconguard.literals import required_substrings
+from beaconguard.literals import Requirement, store_requirements, stored_requirements
 
 # Written in lower case, the headless and generic patterns also serve lower-cased ASCII
 # user agents without re.I: the same answer (ASCII has no other case pairs) at a tenth
@@ -43,11 +47,22 @@ _TOOL = re.compile(
     re.I,
 )
 DATA_FILE = "crawler-user-agents.json"
+REQUIREMENTS_FILE = "crawler-requirements.json"
 
 
 def _pattern_sources() -> list[str]:
     raw = resources.files("beaconguard").joinpath("data", DATA_FILE).read_text("utf-8")
     return list(json.loads(raw)["patterns"])
+
+
+def _stored_requirements(sources: list[str]) -> list[Requirement | None]:
+    try:
+        text = resources.files("beaconguard").joinpath("data", REQUIREMENTS_FILE).read_text(
+            "utf-8"
+        )
+    except OSError:
+        text = None
+    return stored_requirements(sources, text)
 
 
 @functools.cache
@@ -70,7 +85,7 @@ class _CrawlerList:
 
     GRAM = 3
 
-    def __init__(self, sources: list[str]) -> None:
+    def __init__(self, sources: list[str], needs: list[Requirement | None]) -> None:
         self.sources = sources
         self.compiled: list[re.Pattern[str] | None] = [None] * len(sources)
         self.needs: dict[int, tuple[str, ...]] = {}
@@ -78,8 +93,7 @@ class _CrawlerList:
         #: Patterns with a required string too short to index, or none at all.
         self.short: list[int] = []
         self.always: list[int] = []
-        for i, source in enumerate(sources):
-            need = required_substrings(source)
+        for i, need in enumerate(needs):
             if need is None:
                 self.always.append(i)
                 continue
@@ -110,7 +124,8 @@ class _CrawlerList:
 
 @functools.cache
 def _crawler_list() -> _CrawlerList:
-    return _CrawlerList(_pattern_sources())
+    sources = _pattern_sources()
+    return _CrawlerList(sources, _stored_requirements(sources))
 
 
 def is_crawler(ua: str) -> bool:
@@ -132,3 +147,9 @@ def bot_reason(ua: str, parser_says_bot: bool) -> str | None:
     if _GENERIC.search(ua) if lower is None else _GENERIC_LOWER.search(lower):
         return "tool"
     return None
+
+
+if __name__ == "__main__":
+    target = Path(__file__).with_name("data") / REQUIREMENTS_FILE
+    store_requirements(_pattern_sources(), target)
+    print(target)

@@ -178,3 +178,19 @@ def test_indexed_crawler_list_and_lower_case_patterns_give_the_reference_answers
     for ua in _many_user_agents():
         assert is_crawler(ua) == (crawler_patterns().search(ua) is not None), ua
         assert bot_reason(ua, False) == reference(ua, False), ua
+
+
+def test_shipped_requirements_are_those_of_the_shipped_list() -> None:
+    """Else every process reads 1,500 patterns again at start-up (run
+    ``python -m beaconguard.bots`` after changing the list)."""
+    from beaconguard.bots import REQUIREMENTS_FILE, _pattern_sources
+    from beaconguard.literals import digest, required_substrings
+
+    data = json.loads(
+        resources.files("beaconguard").joinpath("data", REQUIREMENTS_FILE).read_text()
+    )
+    sources = _pattern_sources()
+    assert data["digest"] == digest(sources)
+    assert [None if n is None else tuple(n) for n in data["needs"]] == [
+        required_substrings(s) for s in sources
+    ]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import random
 import re
+from pathlib import Path
 
 import pytest
 
-from beaconguard.literals import required_substrings
+from beaconguard.literals import required_substrings, store_requirements, stored_requirements
 
 
 @pytest.mark.parametrize(
@@ -42,3 +43,18 @@ def test_no_pattern_is_ruled_out_where_it_matches() -> None:
             text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 12)))
             if pattern.search(text) and need is not None:
                 assert any(s in text for s in need), (source, text, need)
+
+
+def test_stored_requirements_are_used_only_for_the_patterns_they_were_read_from(
+    tmp_path: Path,
+) -> None:
+    patterns = [r"Googlebot/\d", r"(bingbot|msnbot)", r"\d+"]
+    path = tmp_path / "needs.json"
+    store_requirements(patterns, path)
+    text = path.read_text("utf-8")
+    assert stored_requirements(patterns, text) == [("Googlebot/",), ("bingbot", "msnbot"), None]
+    # Stored for other patterns, or unreadable: worked out again, never taken as is.
+    changed = [r"Googlebot/\d", r"(bingbot|yandex)", r"\d+"]
+    assert stored_requirements(changed, text)[1] == ("bingbot", "yandex")
+    for broken in ("", "{", "[]", '{"digest": 1}', None):
+        assert stored_requirements(patterns, broken)[0] == ("Googlebot/",)

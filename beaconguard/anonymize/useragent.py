@@ -15,12 +15,14 @@ tablet, PC and bot rules), computed the fast way when it can be:
   the fields. When it does not (the widened repetition made the difference), Python's
   ``re`` tries the patterns after it in order. A string that is not ASCII, or a match of a
   kind the two parsers read differently, goes to the pure-Python parser.
-* The fields are handed to a ``user_agents.parsers.UserAgent`` that skips its own parse,
-  so the mobile, tablet, PC and bot rules are that library's, unchanged.
+* The fields go through that library's mobile, tablet, PC and bot rules, restated in
+  :mod:`beaconguard.anonymize.uarules` so that the fast route does not import
+  ``user_agents`` (whose import compiles every pattern of the pure-Python parser).
 
 Without ``ua-parser-rs`` every string takes the pure-Python route (same answers, slower).
 Nothing heavy is imported or built before the first classifier is made or the first
-string classified (about a third of a second, once per process). Results sit behind a
+string classified (the Rust parsers, about a third of a second, once per process); the
+pure-Python parser is imported only when a string needs it. Results sit behind a
 bounded LRU cache: a repeated UA costs a dict lookup, and a flood of random UA strings can
 neither grow memory past the cache size nor cost more than one parse each.
 """
@@ -32,6 +34,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from beaconguard.anonymize.cache import bounded_cache
+from beaconguard.anonymize.uarules import Parsed
 from beaconguard.bots import bot_reason
 
 #: Longer strings are not parsed: no real browser sends one, and parsing is not free.
@@ -62,10 +65,10 @@ def _family(name: str) -> str:
 
 
 def _import_user_agents() -> Any:
-    """``user_agents.parsers``, imported at the first classification, not at start-up.
+    """``user_agents.parsers``, imported when a string first needs the pure-Python parser.
 
-    Its import compiles the pure-Python parser's 1,300 patterns (a fifth of a second)
-    although the fast route never runs them. Deferring that import further (a lazy module
+    Its import compiles that parser's 1,300 patterns (a third of a second), which the
+    fast route never runs. Deferring that import further (a lazy module
     in ``sys.modules``) was tried and dropped: on Python 3.11 a lazy module read by two
     threads at once fails in one of them, and the process's other users of
     ``ua_parser.user_agent_parser`` would share that risk.
@@ -76,33 +79,23 @@ def _import_user_agents() -> Any:
 
 
 class _Engine:
-    """``engine(ua) -> user_agents UserAgent``: the fast route where it is exact, the
-    pure-Python parser elsewhere. Built once per process, on first use."""
+    """``engine(ua) -> a parse with user_agents' attributes``: the fast route where it is
+    exact, the pure-Python parser elsewhere. Built once per process, on first use; the
+    pure-Python parser (``user_agents``) is imported only when a string needs it."""
 
     def __init__(self, fast: bool = True) -> None:
-        parsers = self.parsers = _import_user_agents()
-        self.legacy: Callable[[str], Any] = parsers.parse
         self.extractors: tuple[Any, Any, Any] | None = None
         self.matchers: tuple[list[Any], list[Any], list[Any]] | None = None
+        self._legacy: Callable[[str], Any] | None = None
         if fast:
             self._build_fast()
 
-        base = parsers.UserAgent
-        browser, os_, device = (
-            parsers.parse_browser, parsers.parse_operating_system, parsers.parse_device
-        )  # fmt: skip
-
-        class PreParsed(base):  # type: ignore[misc, valid-type]
-            """``UserAgent`` with the parse done already: its rules, our fields."""
-
-            def __init__(self, ua_string: str, ua: tuple, os: tuple, dev: tuple) -> None:
-                # What UserAgent.__init__ does with the pure-Python parser's dict.
-                self.ua_string = ua_string
-                self.os = os_(*os)
-                self.browser = browser(*ua)
-                self.device = device(*dev)
-
-        self.pre_parsed = PreParsed
+    def legacy(self, ua: str) -> Any:
+        """``user_agents.parse(ua)``, its import (a third of a second) paid at first use."""
+        parse = self._legacy
+        if parse is None:
+            parse = self._legacy = _import_user_agents().parse
+        return parse(ua)
 
     def _build_fast(self) -> None:
         try:
@@ -157,7 +150,7 @@ class _Engine:
         m = _first(device_x, device_list, ua)
         if m is not None:
             device_fields = (m.family, m.brand, m.model)
-        return self.pre_parsed(ua, ua_fields, os_fields, device_fields)
+        return Parsed(ua, ua_fields, os_fields, device_fields)
 
 
 def _first(extractor: Any, matchers: list[Any], ua: str) -> Any:
