@@ -24,8 +24,16 @@ VARIANTS = ("bare", "access_log", "consent", "stats", "full", "asgi_logger", "uv
 UNIT = "µs/req"
 
 
-async def measure(variants: dict[str, apps.Variant], config: Config) -> dict[str, list[float]]:
-    """Interleaved rounds over the live variants; per-round µs/request of each."""
+async def measure(
+    variants: dict[str, apps.Variant], config: Config
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Interleaved rounds over the live variants: per-round µs/request of each, and for
+    each candidate the bare batch run right beside it (its pair).
+
+    Each candidate batch is paired with a bare batch run immediately before or after it
+    (alternating): this VM's speed jumps by half from one second to the next, so a bare
+    batch taken a whole round earlier is no baseline for a difference of a few µs.
+    """
     live = {name: v for name, v in variants.items() if v.app is not None}
     cookie = apps.request_cookie()
     drivers = {name: Driver(v.app, default_scopes(cookie=cookie)) for name, v in live.items()}  # type: ignore[arg-type]
@@ -42,11 +50,20 @@ async def measure(variants: dict[str, apps.Variant], config: Config) -> dict[str
                     raise RuntimeError(problem)
             await driver.batch(config.warmup)
         samples: dict[str, list[float]] = {name: [] for name in drivers}
-        order = list(drivers)
+        beside: dict[str, list[float]] = {name: [] for name in drivers if name != "bare"}
+        order = list(beside)
+        bare = drivers["bare"]
         for r in range(config.rounds):
             k = r % len(order)
-            for name in order[k:] + order[:k]:
-                samples[name].append(await drivers[name].batch(config.batch))
+            for i, name in enumerate(order[k:] + order[:k]):
+                if (r + i) % 2:
+                    base = await bare.batch(config.batch)
+                    samples[name].append(await drivers[name].batch(config.batch))
+                else:
+                    samples[name].append(await drivers[name].batch(config.batch))
+                    base = await bare.batch(config.batch)
+                beside[name].append(base)
+                samples["bare"].append(base)
     finally:
         for span in spans.values():
             await span.shutdown()
@@ -55,16 +72,15 @@ async def measure(variants: dict[str, apps.Variant], config: Config) -> dict[str
     problems = [p for name in live if (p := live[name].verify(drivers[name].sent))]
     if problems:
         raise RuntimeError("; ".join(problems))
-    return samples
+    return samples, beside
 
 
 def run(config: Config) -> Group:
     group = Group(NAME, TITLE)
     with tempfile.TemporaryDirectory(prefix="bg-bench-") as tmp:
         variants = {name: apps.build(name, Path(tmp) / name) for name in VARIANTS}
-        samples = asyncio.run(measure(variants, config))
+        samples, beside = asyncio.run(measure(variants, config))
 
-    bare = samples["bare"]
     added: dict[str, float] = {}
     ratio: dict[str, float] = {}
     for name, v in variants.items():
@@ -73,7 +89,7 @@ def run(config: Config) -> Group:
             continue
         row = Row.from_samples(name, v.label, UNIT, samples[name])
         if name != "bare":
-            ratios, diffs = paired(samples[name], bare)
+            ratios, diffs = paired(samples[name], beside[name])
             ratio[name] = median(ratios)
             added[name] = median(diffs)
             row.extra = {"ratio_vs_bare": ratio[name], "added_us": added[name]}
@@ -107,7 +123,8 @@ def run(config: Config) -> Group:
         group.targets.append(missing("consent gate added", "≤ 3 µs", ("consent",)))
     group.notes.append(
         f"{config.rounds} interleaved rounds of {config.batch} requests per variant after "
-        f"{config.warmup} warm-up; 4 request shapes cycled (templated route, query, 4 UAs, "
-        "IPv4/IPv6 clients); each response sets 3 cookies."
+        f"{config.warmup} warm-up, each candidate batch beside its own bare batch (ratios "
+        "and added µs are medians of those pairs); 4 request shapes cycled (templated "
+        "route, query, 4 UAs, IPv4/IPv6 clients); each response sets 3 cookies."
     )
     return group
