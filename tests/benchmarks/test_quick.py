@@ -60,9 +60,13 @@ def test_what_exists_is_measured_against_its_peers(smoke: tuple[dict, str, Path]
     data, _, _ = smoke
     groups = {g["name"]: g for g in data["groups"]}
     rows = {r["name"]: r for r in groups["inprocess"]["rows"]}
+    candidates = [n for n, r in rows.items() if n != "bare" and r["status"] == OK]
     for name in ("bare", "access_log", "asgi_logger", "uvicorn_access"):
         assert rows[name]["status"] == OK and rows[name]["value"] > 0
+    for name in candidates:
         assert len(rows[name]["samples"]) == 2  # smoke: two interleaved rounds
+    # Each candidate batch has its own bare batch beside it.
+    assert len(rows["bare"]["samples"]) == 2 * len(candidates)
     assert rows["access_log"]["extra"]["ratio_vs_bare"] > 0
     allocs = {r["name"]: r for r in groups["allocations"]["rows"]}
     assert allocs["bare.allocs"]["value"] > 0
