@@ -769,12 +769,15 @@ gate_start(GateSend *self, PyObject *message)
         Py_ssize_t hlen = PyBytes_GET_SIZE(name);
         long kind = 0;
         for (int k = 0; k < core->nknown; k++) {
-            if (hlen == core->known[k].len && same_name(hname, core->known[k].name, hlen)) {
-                if (memcmp(hname, core->known[k].name, (size_t)hlen) != 0) {
-                    goto release_fallback; /* another spelling of a name the gate reads */
-                }
+            if (hlen != core->known[k].len) {
+                continue;
+            }
+            if (memcmp(hname, core->known[k].name, (size_t)hlen) == 0) {
                 kind = core->known[k].kind;
                 break;
+            }
+            if (same_name(hname, core->known[k].name, hlen)) {
+                goto release_fallback; /* another spelling of a name the gate reads */
             }
         }
         if (kind == 0) {
