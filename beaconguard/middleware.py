@@ -46,6 +46,9 @@ _CORE_HEADERS = {
 }
 
 
+_WEBSOCKET_STARTS = ("websocket.accept", "websocket.http.response.start")
+
+
 class BeaconGuard:
     """Consent-gated cookies and beacons, an anonymized access log and anonymous statistics.
 
@@ -85,8 +88,9 @@ class BeaconGuard:
         # The gate's answers are replayed in C where they can be: the whole request when
         # only the gate observes it, else the gate's part.
         self._fast: Callable[[Scope, Receive, Send], Awaitable[None] | None] | None = None
-        self._fast_enter: Callable[[Scope, Send], tuple[Scope, ConsentState, Send] | None]
-        self._fast_enter = None  # type: ignore[assignment]
+        self._fast_enter: (
+            Callable[[Scope, Send], tuple[Scope, ConsentState, Send] | None] | None
+        ) = None
         compiled = None
         if self.consent is not None and s.speedups:
             compiled = compiled_gate(self.consent, self, self.routes)
@@ -201,34 +205,24 @@ class BeaconGuard:
             if value is not None:
                 found[key] = value.decode("latin-1")
         consent: ConsentState | None = None
-        entered = None
-        if self._fast_enter is not None:
-            # The compiled gate filters the response start before the observer sees it, as
-            # the Python gate does inside it.
-            observed = _ObservedSend(send, None, None, (), scope, raw, found, self._counts)
-            entered = self._fast_enter(scope, observed)
+        observed = _ObservedSend(send, None, None, (), scope, raw, found, self._counts)
+        # The compiled gate wraps the observer: it filters the response start before the
+        # observer sees it, as the Python gate does inside it.
+        entered = self._fast_enter(scope, observed) if self._fast_enter is not None else None
         if entered is not None:
             scope, consent, gated = entered
-            target = self.routes.get(_route_path(scope), self.app) if self.routes else self.app
-            # Only the app's responses are gated; the gate's own endpoints set what they
-            # mean to.
-            app_send: Send = gated if target is self.app else observed
-        else:
-            stale_names: tuple[str, ...] = ()
-            if gate is not None:
-                scope, consent, stale_names = gate.enter(scope, raw)
-            target = self.routes.get(_route_path(scope), self.app) if self.routes else self.app
-            observed = _ObservedSend(
-                send,
-                gate if target is self.app else None,
-                consent,
-                stale_names,
-                scope,
-                raw,
-                found,
-                self._counts,
-            )
-            app_send = observed
+        elif gate is not None:
+            scope, consent, observed.stale = gate.enter(scope, raw)
+            observed.scope = scope
+            observed.state = consent
+        target = self.routes.get(_route_path(scope), self.app) if self.routes else self.app
+        # Only the app's responses are gated; the gate's own endpoints set what they mean to.
+        app_send: Send = observed
+        if target is self.app:
+            if entered is not None:
+                app_send = gated
+            else:
+                observed.gate = gate
         try:
             await target(scope, receive, app_send)
         except BaseException:
@@ -288,11 +282,12 @@ class BeaconGuard:
         visitor allowed, and the accept's ``Set-Cookie`` headers are gated like a response's.
         Not logged or counted: a page view is an HTTP response."""
         scope["headers"] = headers = list(scope["headers"])
-        scope, state, stale = gate.enter(scope, _normalized(headers))
-        raw = _normalized(scope["headers"])
+        raw = _normalized(headers)
+        scope, state, stale = gate.enter(scope, raw)
 
         async def gated_send(message: Message) -> None:
-            if message["type"] == "websocket.accept":
+            # Both carry response headers: the accept, and a denial response's start.
+            if message["type"] in _WEBSOCKET_STARTS:
                 message = gate.response_start(message, state, stale, scope, raw)
             await send(message)
 
