@@ -8,7 +8,7 @@ PIXEL_PORT ?= 8001
 
 .PHONY: demo test lint bench bench-quick clean
 
-$(VENV)/.installed: pyproject.toml setup.py beaconguard/_speedups.c
+$(VENV)/.installed: pyproject.toml setup.py $(wildcard beaconguard/*.c beaconguard/*.h)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'

@@ -1,7 +1,8 @@
 """Builds the optional C part (``beaconguard._speedups``); everything else is in pyproject.toml.
 
 The extension is optional: without a C compiler the install still succeeds and the
-consent gate runs its Python path, which gives the same answers, only slower.
+consent gate and the access log run their Python paths, which give the same answers, only
+slower.
 """
 
 from setuptools import Extension, setup
@@ -10,7 +11,8 @@ setup(
     ext_modules=[
         Extension(
             "beaconguard._speedups",
-            ["beaconguard/_speedups.c"],
+            ["beaconguard/_speedups.c", "beaconguard/_logreplay.c"],
+            depends=["beaconguard/_speedups.h"],
             optional=True,
         )
     ]

@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "_speedups.h"
+
 /* A response with more headers than this goes the Python way (the drop set is a bitmap). */
 #define MAX_FAST_HEADERS 64
 
@@ -81,22 +83,22 @@ typedef struct {
 static PyTypeObject GateCoreType;
 static PyTypeObject GateSendType;
 
-static PyObject *time_module, *builtin_time;
+static PyObject *time_module, *builtin_time, *builtin_perf_counter, *str_perf_counter;
 
-/* time.time(), looked up on each call as the Python path does, so that a test clock
-   (freezegun, monkeypatch) moves both paths; read directly while it is the builtin one.
-   -1 with an error set on failure. */
+/* A clock of the time module, looked up on each call as the Python path does, so that a
+   test clock (freezegun, monkeypatch) moves both paths; read directly while it is the
+   builtin one. -1 with an error set on failure. */
 static double
-wall_clock(void)
+read_clock(PyObject *name, PyObject *builtin, clockid_t id)
 {
-    PyObject *clock = PyObject_GetAttr(time_module, str_time);
+    PyObject *clock = PyObject_GetAttr(time_module, name);
     if (clock == NULL) {
         return -1.0;
     }
-    if (clock == builtin_time) {
+    if (clock == builtin) {
         Py_DECREF(clock);
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
+        clock_gettime(id, &ts);
         return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
     }
     PyObject *now = PyObject_CallNoArgs(clock);
@@ -109,6 +111,19 @@ wall_clock(void)
     return value;
 }
 
+double
+bg_wall_clock(void)
+{
+    return read_clock(str_time, builtin_time, CLOCK_REALTIME);
+}
+
+double
+bg_perf_counter(void)
+{
+    /* CPython's perf_counter is CLOCK_MONOTONIC on Linux */
+    return read_clock(str_perf_counter, builtin_perf_counter, CLOCK_MONOTONIC);
+}
+
 static int
 is_space(char c)
 {
@@ -117,8 +132,8 @@ is_space(char c)
 }
 
 /* Whether ``p`` is ``lower`` (lower case ASCII) in any letter case. */
-static int
-same_name(const char *p, const char *lower, Py_ssize_t len)
+int
+bg_same_name(const char *p, const char *lower, Py_ssize_t len)
 {
     for (Py_ssize_t i = 0; i < len; i++) {
         char c = p[i];
@@ -255,7 +270,7 @@ strip_cookie(PyObject *headers, PyObject *kept)
         PyObject *name = PyTuple_GET_ITEM(item, 0);
         /* Every spelling goes, as on the Python path: the scan refused any but "cookie",
            yet a finaliser may have added one since. */
-        if (PyBytes_GET_SIZE(name) == 6 && same_name(PyBytes_AS_STRING(name), "cookie", 6)) {
+        if (PyBytes_GET_SIZE(name) == 6 && bg_same_name(PyBytes_AS_STRING(name), "cookie", 6)) {
             continue;
         }
         if (PyList_Append(out, item) < 0) {
@@ -325,13 +340,13 @@ replay_for(GateCore *self, PyObject *scope, Replay *out)
         const char *p = PyBytes_AS_STRING(name);
         Py_ssize_t len = PyBytes_GET_SIZE(name);
         /* Only these two names matter here; spelled in another case, Python normalises. */
-        if (len == 6 && same_name(p, "cookie", 6)) {
+        if (len == 6 && bg_same_name(p, "cookie", 6)) {
             if (cookie != NULL || memcmp(p, "cookie", 6) != 0) {
                 return 0; /* HTTP/2 splits Cookie: Python joins the pieces */
             }
             cookie = value;
         }
-        else if (len == 7 && same_name(p, "sec-gpc", 7)) {
+        else if (len == 7 && bg_same_name(p, "sec-gpc", 7)) {
             if (seen_gpc || memcmp(p, "sec-gpc", 7) != 0) {
                 return 0;
             }
@@ -365,7 +380,7 @@ replay_for(GateCore *self, PyObject *scope, Replay *out)
            if the scope's headers and the entry are still the ones read. */
         Py_INCREF(headers);
         Py_INCREF(cookie);
-        double now = wall_clock();
+        double now = bg_wall_clock();
         int same = 0;
         if (!(now == -1.0 && PyErr_Occurred())) {
             PyObject *again = PyDict_GetItemWithError(cache, cookie);
@@ -776,7 +791,7 @@ gate_start(GateSend *self, PyObject *message)
                 kind = core->known[k].kind;
                 break;
             }
-            if (same_name(hname, core->known[k].name, hlen)) {
+            if (bg_same_name(hname, core->known[k].name, hlen)) {
                 goto release_fallback; /* another spelling of a name the gate reads */
             }
         }
@@ -996,9 +1011,11 @@ PyInit__speedups(void)
     INTERN(str_state, "state");
     INTERN(str_consent, "consent");
     INTERN(str_response_start, "http.response.start");
+    INTERN(str_perf_counter, "perf_counter");
 #undef INTERN
     if ((time_module = PyImport_ImportModule("time")) == NULL
-        || (builtin_time = PyObject_GetAttr(time_module, str_time)) == NULL) {
+        || (builtin_time = PyObject_GetAttr(time_module, str_time)) == NULL
+        || (builtin_perf_counter = PyObject_GetAttr(time_module, str_perf_counter)) == NULL) {
         return NULL;
     }
     if ((bytes_cookie = PyBytes_FromString("cookie")) == NULL) {
@@ -1011,7 +1028,8 @@ PyInit__speedups(void)
     if (module == NULL) {
         return NULL;
     }
-    if (PyModule_AddObjectRef(module, "GateCore", (PyObject *)&GateCoreType) < 0) {
+    if (PyModule_AddObjectRef(module, "GateCore", (PyObject *)&GateCoreType) < 0
+        || bg_add_log_types(module) < 0) {
         Py_DECREF(module);
         return NULL;
     }

@@ -15,6 +15,7 @@ from typing import Any
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from beaconguard.accesslog.replay import compiled_log
 from beaconguard.accesslog.sinks import open_sink
 from beaconguard.accesslog.writer import LogWriter
 from beaconguard.anonymize.pipeline import Pipeline, Record, build_pipeline
@@ -101,6 +102,19 @@ class BeaconGuard:
                 self._fast = compiled.run
         # The request headers the consumers read, as (raw name, key in ``Visit.headers``).
         self._wanted_items = tuple(self._wanted_headers.items())
+        # When the access log is the only consumer, its lines are replayed in C too. Extra
+        # headers to log are the Python path's (rarely set, and each is scrubbed).
+        self._fast_log: Callable[[Scope, Send], Any] | None = None
+        if (
+            s.speedups
+            and self.access_log is not None
+            and len(self.consumers) == 1
+            and not s.log_headers
+        ):
+            core = compiled_log(
+                s, self._resolve_client, self.access_log.submit, self._log_handed_back
+            )
+            self._fast_log = None if core is None else core.observe
 
     def _attach_parts(self, s: Settings) -> None:
         """Start the parts ``s`` turns on; each registers what closes it."""
@@ -179,6 +193,34 @@ class BeaconGuard:
         if not isinstance(headers, list):
             # ASGI promises only an iterable; the gate and the app both read it again.
             headers = scope["headers"] = list(headers)
+        observe = self._fast_log
+        # A consumer added after construction is served by the Python path.
+        if observe is not None and len(self.consumers) == 1:
+            # Only the access log (and maybe the gate) observes: the compiled path notes
+            # the response and replays the line.
+            observed = observe(scope, send)
+            to_app: Send = observed
+            app_scope = scope
+            entered = self._fast_enter(scope, observed) if self._fast_enter is not None else None
+            if entered is not None:
+                app_scope, _, gated = entered
+            elif gate is not None:
+                joined = _normalized(headers)
+                app_scope, state, stale = gate.enter(scope, joined)
+                gated = _GatedSend(observed, gate, state, stale, app_scope, joined)
+            target = self.routes.get(_route_path(app_scope), self.app) if self.routes else self.app
+            # Only the app's responses are gated; the gate's own endpoints set what they
+            # mean to.
+            if target is self.app and gate is not None:
+                to_app = gated
+            try:
+                await target(app_scope, receive, to_app)
+            except BaseException:
+                observed.failed()
+                raise
+            finally:
+                observed.finish(scope, app_scope)
+            return
         # One pass in C. A repeated name (HTTP/2 splits Cookie) or a name not in lower case
         # (ASGI asks servers for lower case; a Cookie that skipped the gate would fail
         # open) takes the normalising pass.
@@ -232,6 +274,21 @@ class BeaconGuard:
         finally:
             self._finish(scope, found, observed, now, started, consent)
 
+    def _log_handed_back(self, scope: Scope, app_scope: Scope, observed: Any) -> None:
+        """Log a request the compiled log path hands back, the Python way."""
+        raw = _normalized(scope["headers"])
+        found: dict[str, str] = {}
+        for name, key in self._wanted_items:
+            value = raw.get(name)
+            if value is not None:
+                found[key] = value.decode("latin-1")
+        response = _ObservedSend(None, None, None, (), app_scope, raw, found, False)  # type: ignore[arg-type]
+        response.status = observed.status
+        response.bytes_sent = observed.bytes_sent
+        self._finish(
+            app_scope, found, response, observed.now, observed.started, ended=observed.ended
+        )
+
     def _finish(
         self,
         scope: Scope,
@@ -240,6 +297,7 @@ class BeaconGuard:
         now: float,
         started: float,
         consent: object = None,
+        ended: float | None = None,
     ) -> None:
         peer = scope.get("client")
         route = scope.get("route")
@@ -264,7 +322,7 @@ class BeaconGuard:
             status=response.status,
             # The server sends no body for HEAD, whatever the app handed it.
             bytes_sent=response.bytes_sent if method != "HEAD" else 0,
-            duration_ms=(time.perf_counter() - started) * 1000.0,
+            duration_ms=((time.perf_counter() if ended is None else ended) - started) * 1000.0,
             content_type=response.content_type,
             headers=found,
             consent=consent,
@@ -407,6 +465,6 @@ def _route_path(scope: Scope) -> str:
     """
     path: str = scope["path"]
     root = scope.get("root_path")
-    if root and path.startswith(root) and path[len(root):len(root) + 1] == "/":
-        return path[len(root):]
+    if root and path.startswith(root) and path[len(root) : len(root) + 1] == "/":
+        return path[len(root) :]
     return path

@@ -36,7 +36,7 @@ class LogWriter:
         # A deque, drained item by item: its append and popleft are atomic, so a record
         # appended while the writer thread takes a batch is never lost (swapping a list out
         # could leave a late append on the list just written).
-        self._buf: deque[dict[str, Any]] = deque()
+        self._buf: deque[dict[str, Any] | bytes] = deque()
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -62,8 +62,9 @@ class LogWriter:
         # system call and an int allocation on every request.
         os.register_at_fork(after_in_child=forget_thread_in_child)
 
-    def submit(self, record: dict[str, Any]) -> None:
-        """Queue one record; never blocks. Called on the event loop."""
+    def submit(self, record: dict[str, Any] | bytes) -> None:
+        """Queue one record, or one finished line (bytes, newline included); never blocks.
+        Called on the event loop."""
         buf = self._buf
         if len(buf) >= self.buffer_size:
             self.dropped += 1
@@ -97,7 +98,11 @@ class LogWriter:
             batch = [take() for _ in range(len(buf))]
             if batch:
                 dumps = orjson.dumps
-                lines = [dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in batch]
+                # The compiled log path hands finished lines (replay.py).
+                lines = [
+                    r if r.__class__ is bytes else dumps(r, option=orjson.OPT_APPEND_NEWLINE)
+                    for r in batch
+                ]
                 try:
                     self.sink.write(lines)
                 except Exception:
