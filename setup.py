@@ -11,7 +11,7 @@ setup(
     ext_modules=[
         Extension(
             "beaconguard._speedups",
-            ["beaconguard/_speedups.c", "beaconguard/_logreplay.c"],
+            ["beaconguard/_speedups.c", "beaconguard/_logreplay.c", "beaconguard/_blake2b.c"],
             depends=["beaconguard/_speedups.h"],
             optional=True,
         )

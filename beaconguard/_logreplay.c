@@ -28,16 +28,21 @@
 #include "_speedups.h"
 
 static PyObject *s_type, *s_status, *s_body, *s_headers, *s_method, *s_path, *s_query_string,
-    *s_root_path, *s_client, *s_route, *s_path_format, *s_start, *s_body_type, *b_empty;
+    *s_root_path, *s_client, *s_route, *s_path_format, *s_start, *s_body_type, *s_beacon,
+    *s_pending, *s_batch, *s_bots, *s_keys, *b_empty, *empty_tuple, *one;
 
 /* The names of the request headers the log reads (lower case), by slot. */
-enum { H_HOST, H_AGENT, H_REFERER, H_XFF, H_FORWARDED, H_COUNT };
+enum { H_HOST, H_AGENT, H_REFERER, H_XFF, H_FORWARDED, H_SEC_PURPOSE, H_PURPOSE, H_COUNT };
 static const struct {
     const char *name;
     Py_ssize_t len;
 } header_names[H_COUNT] = {
-    {"host", 4}, {"user-agent", 10}, {"referer", 7}, {"x-forwarded-for", 15}, {"forwarded", 9},
+    {"host", 4},      {"user-agent", 10},   {"referer", 7}, {"x-forwarded-for", 15},
+    {"forwarded", 9}, {"sec-purpose", 11}, {"purpose", 7},
 };
+
+/* The statistics' pending batch past which the flusher is woken early (aggregator.py). */
+#define MAX_PENDING 50000
 
 typedef struct {
     PyObject_HEAD
@@ -47,8 +52,15 @@ typedef struct {
     PyObject *fill_method, *fill_host, *fill_path, *fill_query, *fill_agent, *fill_referrer,
         *fill_client;
     PyObject *submit;     /* the log writer's submit(line) */
-    PyObject *slow;       /* slow(scope, app_scope, observed): the Python path's record */
+    PyObject *slow; /* slow(scope, app_scope, observed, consent): the Python path's work */
     PyObject *route_type; /* starlette.routing.Route: only a Route names a page */
+    PyObject *content_type_of; /* content_type_of(headers): an odd response's, the Python way */
+    /* Statistics (NULL when off): the Aggregator, whose pending counters this updates as
+       its consume() does; its day names; the Server-Timing header of a counted page. */
+    PyObject *counter, *day_name_of, *server_timing;
+    long long day;        /* the day ``day_name`` names, or LLONG_MIN */
+    bg_visitor_key visitor_key; /* the day key last used, its key block compressed */
+    PyObject *day_name, *day_number;
     int proxies;          /* trusted proxies configured: the client column is asked each time */
     long long second;     /* the second ``stamp`` holds, or LLONG_MIN */
     char stamp[48];
@@ -62,10 +74,11 @@ typedef struct {
     PyObject *send;
     PyObject *header[H_COUNT]; /* the request's values (bytes), NULL when absent */
     PyObject *odd_status;      /* a status that is not a plain int (the Python path logs it) */
+    PyObject *method;          /* the scope's, for the page-view rule */
     double now, started, ended;
     long status;
     Py_ssize_t bytes_sent;
-    int plain;    /* the request headers were read as the Python path reads them */
+    int pageview; /* the statistics' server-side rule counted this answer */
     int finished;
 } LogSend;
 
@@ -82,19 +95,22 @@ LogCore_init(LogCore *self, PyObject *args, PyObject *kwds)
     static char *kwlist[] = {"methods", "hosts", "paths", "routes", "queries", "agents",
                              "referrers", "clients", "fill_method", "fill_host", "fill_path",
                              "fill_query", "fill_agent", "fill_referrer", "fill_client",
-                             "submit", "slow", "route_type", "proxies", NULL};
+                             "submit", "slow", "route_type", "content_type_of", "counter",
+                             "day_name_of", "server_timing", "proxies", NULL};
     PyObject *methods, *hosts, *paths, *routes, *queries, *agents, *referrers, *clients;
-    PyObject *fills[7], *submit, *slow, *route_type;
+    PyObject *fills[7], *submit, *slow, *route_type, *content_type_of, *counter, *day_name_of,
+        *server_timing;
     int proxies;
     if (!PyArg_ParseTupleAndKeywords(
-            args, kwds, "$O!O!O!O!O!O!O!O!OOOOOOOOOO!p", kwlist, &PyDict_Type, &methods,
+            args, kwds, "$O!O!O!O!O!O!O!O!OOOOOOOOOO!OOOO!p", kwlist, &PyDict_Type, &methods,
             &PyDict_Type, &hosts, &PyDict_Type, &paths, &PyDict_Type, &routes, &PyDict_Type,
             &queries, &PyDict_Type, &agents, &PyDict_Type, &referrers, &PyDict_Type, &clients,
             &fills[0], &fills[1], &fills[2], &fills[3], &fills[4], &fills[5], &fills[6], &submit,
-            &slow, &PyType_Type, &route_type, &proxies)) {
+            &slow, &PyType_Type, &route_type, &content_type_of, &counter, &day_name_of,
+            &PyTuple_Type, &server_timing, &proxies)) {
         return -1;
     }
-    if (self->submit != NULL) {
+    if (self->slow != NULL) {
         PyErr_SetString(PyExc_TypeError, "LogCore is already set up");
         return -1;
     }
@@ -104,8 +120,16 @@ LogCore_init(LogCore *self, PyObject *args, PyObject *kwds)
             return -1;
         }
     }
-    if (!PyCallable_Check(submit) || !PyCallable_Check(slow)) {
-        PyErr_SetString(PyExc_TypeError, "LogCore: submit and slow must be callable");
+    if ((submit != Py_None && !PyCallable_Check(submit)) || !PyCallable_Check(slow)
+        || !PyCallable_Check(content_type_of)
+        || (counter != Py_None && !PyCallable_Check(day_name_of))) {
+        PyErr_SetString(PyExc_TypeError,
+                        "LogCore: submit (or None), slow, content_type_of and, with a counter, "
+                        "day_name_of must be callable");
+        return -1;
+    }
+    if (submit == Py_None && counter == Py_None) {
+        PyErr_SetString(PyExc_ValueError, "LogCore: neither a log nor a counter to feed");
         return -1;
     }
     self->methods = Py_NewRef(methods);
@@ -123,18 +147,26 @@ LogCore_init(LogCore *self, PyObject *args, PyObject *kwds)
     self->fill_agent = Py_NewRef(fills[4]);
     self->fill_referrer = Py_NewRef(fills[5]);
     self->fill_client = Py_NewRef(fills[6]);
-    self->submit = Py_NewRef(submit);
+    self->submit = submit == Py_None ? NULL : Py_NewRef(submit);
     self->slow = Py_NewRef(slow);
     self->route_type = Py_NewRef(route_type);
+    self->content_type_of = Py_NewRef(content_type_of);
+    if (counter != Py_None) {
+        self->counter = Py_NewRef(counter);
+        self->day_name_of = Py_NewRef(day_name_of);
+    }
+    self->server_timing = Py_NewRef(server_timing);
     self->proxies = proxies;
     self->second = LLONG_MIN;
+    self->day = LLONG_MIN;
     return 0;
 }
 
 #define LOGCORE_FIELDS(X)                                                                   \
     X(methods) X(hosts) X(paths) X(routes) X(queries) X(agents) X(referrers) X(clients)      \
     X(fill_method) X(fill_host) X(fill_path) X(fill_query) X(fill_agent) X(fill_referrer)    \
-    X(fill_client) X(submit) X(slow) X(route_type)
+    X(fill_client) X(submit) X(slow) X(route_type) X(content_type_of) X(counter) X(day_name_of) \
+    X(server_timing) X(day_name) X(day_number)
 
 static int
 LogCore_traverse(LogCore *self, visitproc visit, void *arg)
@@ -212,46 +244,58 @@ LogCore_observe(LogCore *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "observe(scope, send)");
         return NULL;
     }
-    if (self->submit == NULL) {
+    if (self->slow == NULL) {
         PyErr_SetString(PyExc_TypeError, "LogCore is not set up");
         return NULL;
     }
-    double started = bg_perf_counter();
-    if (started == -1.0 && PyErr_Occurred()) {
-        return NULL;
-    }
-    double now = bg_wall_clock();
-    if (now == -1.0 && PyErr_Occurred()) {
-        return NULL;
-    }
     PyObject *found[H_COUNT] = {NULL};
-    int plain = read_headers(args[0], found);
+    if (!read_headers(args[0], found)) {
+        Py_RETURN_NONE; /* the Python path reads them (and observes the request) */
+    }
+    PyObject *method = PyDict_GetItemWithError(args[0], s_method);
+    if (method == NULL) {
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+        Py_RETURN_NONE;
+    }
     LogSend *obs = PyObject_GC_New(LogSend, &LogSendType);
     if (obs == NULL) {
         return NULL;
     }
-    obs->vectorcall = NULL; /* set below, once every field is */
+    /* Held before anything else runs: the clocks may be Python code (a test clock). */
+    obs->vectorcall = (vectorcallfunc)LogSend_vectorcall;
     obs->core = (LogCore *)Py_NewRef(self);
     obs->send = Py_NewRef(args[1]);
     for (int k = 0; k < H_COUNT; k++) {
-        obs->header[k] = plain ? Py_XNewRef(found[k]) : NULL;
+        obs->header[k] = Py_XNewRef(found[k]);
     }
     obs->odd_status = NULL;
-    obs->now = now;
-    obs->started = started;
-    obs->ended = started;
+    obs->method = Py_NewRef(method);
     obs->status = 0;
     obs->bytes_sent = 0;
-    obs->plain = plain;
+    obs->pageview = 0;
     obs->finished = 0;
-    obs->vectorcall = (vectorcallfunc)LogSend_vectorcall;
+    obs->now = obs->started = obs->ended = 0.0;
     PyObject_GC_Track(obs);
+    /* The Python path's order: perf_counter, then time */
+    obs->started = obs->ended = bg_perf_counter();
+    if (obs->started == -1.0 && PyErr_Occurred()) {
+        Py_DECREF(obs);
+        return NULL;
+    }
+    obs->now = bg_wall_clock();
+    if (obs->now == -1.0 && PyErr_Occurred()) {
+        Py_DECREF(obs);
+        return NULL;
+    }
     return (PyObject *)obs;
 }
 
 static PyMethodDef LogCore_methods[] = {
     {"observe", (PyCFunction)(void (*)(void))LogCore_observe, METH_FASTCALL,
-     "observe(scope, send) -> the send that notes status and bytes for the log line."},
+     "observe(scope, send) -> the send that notes what the log line and the counters need, "
+     "or None when the request headers need the Python path."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -282,6 +326,188 @@ is_type(PyObject *value, PyObject *text)
         return 0;
     }
     return PyUnicode_Compare(value, text) == 0;
+}
+
+/* Python's str.isspace() over the Latin-1 characters a header decodes to. */
+static int
+is_latin1_space(unsigned char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f) || c == 0x85
+           || c == 0xa0;
+}
+
+/* Whether a Content-Type value, decoded as Latin-1, .lstrip().lower() starts with an HTML
+   type (the page-view rule's test). */
+static int
+is_html(const char *v, Py_ssize_t len)
+{
+    static const char *types[] = {"text/html", "application/xhtml+xml"};
+    Py_ssize_t i = 0;
+    while (i < len && is_latin1_space((unsigned char)v[i])) {
+        i++;
+    }
+    for (int t = 0; t < 2; t++) {
+        Py_ssize_t n = (Py_ssize_t)strlen(types[t]);
+        if (len - i >= n && bg_same_name(v + i, types[t], n)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Whether a Sec-Purpose or Purpose value asks for a speculative load. */
+static int
+is_prefetch(PyObject *value)
+{
+    if (value == NULL) {
+        return 0;
+    }
+    const char *v = PyBytes_AS_STRING(value);
+    size_t n = (size_t)PyBytes_GET_SIZE(value);
+    return memmem(v, n, "prefetch", 8) != NULL || memmem(v, n, "prerender", 9) != NULL;
+}
+
+/* 1 when the response's Content-Type is HTML, 0 when not, -1 on error: the first header
+   named Content-Type in any case, as the Python path reads it. */
+static int
+html_response(LogSend *self, PyObject *headers)
+{
+    if (headers == NULL || headers == Py_None) {
+        return 0;
+    }
+    if (PyList_CheckExact(headers) || PyTuple_CheckExact(headers)) {
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(headers);
+        PyObject **items = PySequence_Fast_ITEMS(headers);
+        int plain = 1;
+        for (Py_ssize_t i = 0; i < n && plain; i++) {
+            PyObject *item = items[i];
+            if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 2
+                || !PyBytes_CheckExact(PyTuple_GET_ITEM(item, 0))
+                || !PyBytes_CheckExact(PyTuple_GET_ITEM(item, 1))) {
+                plain = 0;
+                break;
+            }
+            PyObject *name = PyTuple_GET_ITEM(item, 0);
+            if (PyBytes_GET_SIZE(name) == 12
+                && bg_same_name(PyBytes_AS_STRING(name), "content-type", 12)) {
+                PyObject *value = PyTuple_GET_ITEM(item, 1);
+                return is_html(PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value));
+            }
+        }
+        if (plain) {
+            return 0;
+        }
+    }
+    /* Another shape: the Python path's reading, then the same test. */
+    PyObject *ctype = PyObject_CallOneArg(self->core->content_type_of, headers);
+    if (ctype == NULL) {
+        return -1;
+    }
+    PyObject *latin1 = PyUnicode_Check(ctype) ? PyUnicode_AsLatin1String(ctype) : NULL;
+    Py_DECREF(ctype);
+    if (latin1 == NULL) {
+        return -1;
+    }
+    int html = is_html(PyBytes_AS_STRING(latin1), PyBytes_GET_SIZE(latin1));
+    Py_DECREF(latin1);
+    return html;
+}
+
+/* ``cmp`` of a status against ``bound`` as Python compares them; -1 on error. */
+static int
+status_cmp(LogSend *self, long bound, int op)
+{
+    if (self->odd_status == NULL) {
+        switch (op) {
+        case Py_GE:
+            return self->status >= bound;
+        default:
+            return self->status < bound;
+        }
+    }
+    PyObject *b = PyLong_FromLong(bound);
+    if (b == NULL) {
+        return -1;
+    }
+    int r = PyObject_RichCompareBool(self->odd_status, b, op);
+    Py_DECREF(b);
+    return r;
+}
+
+/* The statistics' page-view rule for this response start: a 2xx HTML answer to GET that
+   is not a speculative load. 1, 0, or -1 on error. */
+static int
+counts_as_pageview(LogSend *self, PyObject *message)
+{
+    int get = PyUnicode_CheckExact(self->method)
+                  ? PyUnicode_CompareWithASCIIString(self->method, "GET") == 0
+                  : -2;
+    if (get == -2) {
+        PyObject *text = PyUnicode_FromString("GET");
+        if (text == NULL) {
+            return -1;
+        }
+        get = PyObject_RichCompareBool(self->method, text, Py_EQ);
+        Py_DECREF(text);
+    }
+    if (get <= 0) {
+        return get;
+    }
+    int ok = status_cmp(self, 200, Py_GE);
+    if (ok > 0) {
+        ok = status_cmp(self, 300, Py_LT);
+    }
+    if (ok <= 0) {
+        return ok;
+    }
+    PyObject *headers = PyObject_GetItem(message, s_headers);
+    if (headers == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_KeyError)) {
+            return -1;
+        }
+        PyErr_Clear();
+    }
+    int html = html_response(self, headers);
+    Py_XDECREF(headers);
+    if (html <= 0) {
+        return html;
+    }
+    return !is_prefetch(self->header[H_SEC_PURPOSE]) && !is_prefetch(self->header[H_PURPOSE]);
+}
+
+/* ``message`` with the Server-Timing header that tells the beacon script this page is
+   counted (a new reference): {**message, "headers": [*headers, server_timing]}. */
+static PyObject *
+with_server_timing(LogSend *self, PyObject *message)
+{
+    PyObject *headers = PyObject_GetItem(message, s_headers);
+    if (headers == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_KeyError)) {
+            return NULL;
+        }
+        PyErr_Clear();
+    }
+    PyObject *out;
+    if (headers == NULL || !PyObject_IsTrue(headers)) {
+        out = PyList_New(0);
+    }
+    else {
+        out = PySequence_List(headers);
+    }
+    Py_XDECREF(headers);
+    if (out == NULL || PyList_Append(out, self->core->server_timing) < 0) {
+        Py_XDECREF(out);
+        return NULL;
+    }
+    PyObject *fresh = PyDict_New();
+    if (fresh == NULL || PyDict_Merge(fresh, message, 1) < 0
+        || PyDict_SetItem(fresh, s_headers, out) < 0) {
+        Py_XDECREF(fresh);
+        Py_DECREF(out);
+        return NULL;
+    }
+    Py_DECREF(out);
+    return fresh;
 }
 
 static PyObject *
@@ -317,6 +543,22 @@ LogSend_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyO
             Py_DECREF(status);
             Py_CLEAR(self->odd_status);
             self->status = value;
+        }
+        if (self->core->counter != NULL) {
+            int pageview = counts_as_pageview(self, message);
+            if (pageview < 0) {
+                return NULL;
+            }
+            self->pageview = pageview;
+            if (pageview) {
+                PyObject *marked = with_server_timing(self, message);
+                if (marked == NULL) {
+                    return NULL;
+                }
+                PyObject *result = PyObject_CallOneArg(self->send, marked);
+                Py_DECREF(marked);
+                return result;
+            }
         }
     }
     else if (body) {
@@ -354,27 +596,34 @@ LogSend_failed(LogSend *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
-/* The column's JSON from ``cache[key]``, else from ``fill(*args)``: a new reference, or
-   NULL with an error set. ``cache`` may be NULL (always ask). */
+/* The column's entry from ``cache[key]``, else from ``fill(*args)``: a new reference, or
+   NULL with an error set. An entry is the JSON (bytes) when ``size`` is 0, else a tuple of
+   ``size`` items, the JSON first. ``cache`` may be NULL (always ask). */
 static PyObject *
-column(PyObject *cache, PyObject *key, PyObject *fill, PyObject *const *args, Py_ssize_t n)
+column(PyObject *cache, PyObject *key, PyObject *fill, PyObject *const *args, Py_ssize_t n,
+       Py_ssize_t size)
 {
     if (cache != NULL) {
         PyObject *hit = PyDict_GetItemWithError(cache, key);
-        if (hit != NULL && PyBytes_CheckExact(hit)) {
-            return Py_NewRef(hit);
-        }
         if (hit == NULL && PyErr_Occurred()) {
             return NULL;
         }
+        if (hit != NULL) {
+            return Py_NewRef(hit); /* checked as any entry is, below */
+        }
     }
-    PyObject *value = PyObject_Vectorcall(fill, args, n, NULL);
-    if (value != NULL && !PyBytes_CheckExact(value)) {
-        Py_DECREF(value);
-        PyErr_SetString(PyExc_TypeError, "a log column's fill must return bytes");
-        return NULL;
+    return PyObject_Vectorcall(fill, args, n, NULL);
+}
+
+/* Whether ``entry`` has the shape ``column`` promises (the JSON at ``json``). */
+static int
+entry_ok(PyObject *entry, Py_ssize_t size, Py_ssize_t json)
+{
+    if (size == 0) {
+        return PyBytes_CheckExact(entry);
     }
-    return value;
+    return PyTuple_CheckExact(entry) && PyTuple_GET_SIZE(entry) == size
+           && PyBytes_CheckExact(PyTuple_GET_ITEM(entry, json));
 }
 
 /* The referrer column: cached by the Referer value, valid for the same Host only. */
@@ -385,18 +634,16 @@ referrer_column(LogCore *core, PyObject *referer, PyObject *host)
     if (hit == NULL && PyErr_Occurred()) {
         return NULL;
     }
-    if (hit != NULL && PyTuple_CheckExact(hit) && PyTuple_GET_SIZE(hit) == 2) {
+    if (hit != NULL && entry_ok(hit, 3, 1)) {
         PyObject *for_host = PyTuple_GET_ITEM(hit, 0);
-        PyObject *json = PyTuple_GET_ITEM(hit, 1);
-        if (PyBytes_CheckExact(for_host) && PyBytes_CheckExact(json)
-            && PyBytes_GET_SIZE(for_host) == PyBytes_GET_SIZE(host)
+        if (PyBytes_CheckExact(for_host) && PyBytes_GET_SIZE(for_host) == PyBytes_GET_SIZE(host)
             && memcmp(PyBytes_AS_STRING(for_host), PyBytes_AS_STRING(host),
                       (size_t)PyBytes_GET_SIZE(host)) == 0) {
-            return Py_NewRef(json);
+            return Py_NewRef(hit);
         }
     }
     PyObject *args[2] = {referer, host};
-    return column(NULL, NULL, core->fill_referrer, args, 2);
+    return column(NULL, NULL, core->fill_referrer, args, 2, 3);
 }
 
 /* ``"YYYY-MM-DDTHH:MM:SS"`` of ``now`` (the pipeline's time column, with its quotes), one
@@ -501,8 +748,11 @@ duration(double ms, char *out, size_t size)
     return len;
 }
 
-/* The pieces of a line, in order. */
+/* The columns of a line, in order. */
 enum { P_METHOD, P_HOST, P_PATH, P_QUERY, P_CLIENT, P_AGENT, P_REFERRER, P_COUNT };
+/* Each column's entry: its size (0: the JSON itself) and where its JSON is. */
+static const Py_ssize_t entry_size[P_COUNT] = {0, 0, 2, 2, 3, 6, 3};
+static const Py_ssize_t entry_json[P_COUNT] = {0, 0, 0, 0, 0, 0, 1};
 
 static const char lit_time[] = "{\"time\":", lit_method[] = ",\"method\":",
                   lit_host[] = ",\"host\":", lit_status[] = ",\"status\":",
@@ -512,78 +762,115 @@ static const char lit_time[] = "{\"time\":", lit_method[] = ",\"method\":",
                   lit_end[] = "}\n", lit_null[] = "null";
 #define LIT(s) (sizeof(s) - 1)
 
-/* The replayed line (a new reference), Py_None (borrowed, not to be released) when this
-   request needs the Python path, or NULL with an error set. */
+/* What one request's line and counters are made of. */
+typedef struct {
+    PyObject *entry[P_COUNT]; /* owned; the referrer's NULL when it is null */
+    char numbers[3][48];      /* status, bytes, duration_ms */
+    size_t nlen[3];
+    /* The counter update, made before anything is changed (see count()). */
+    PyObject *bot_key;   /* (day, reason) for a crawler's visit */
+    PyObject *signature; /* the pending batch's key for a person's visit */
+    PyObject *hashed;    /* the visitor's keyed hash */
+} Facts;
+
+static void
+facts_clear(Facts *f)
+{
+    for (int i = 0; i < P_COUNT; i++) {
+        Py_CLEAR(f->entry[i]);
+    }
+    Py_CLEAR(f->bot_key);
+    Py_CLEAR(f->signature);
+    Py_CLEAR(f->hashed);
+}
+
 static PyObject *
-replay(LogSend *self, PyObject *app_scope)
+json_of(Facts *f, int i)
+{
+    PyObject *e = f->entry[i];
+    return entry_size[i] == 0 ? e : PyTuple_GET_ITEM(e, entry_json[i]);
+}
+
+/* Fills ``f`` from the app's scope and the caches: 1, 0 when this request needs the
+   Python path, -1 with an error set. */
+static int
+gather(LogSend *self, PyObject *app_scope, Facts *f)
 {
     LogCore *core = self->core;
-    if (!self->plain || self->odd_status != NULL || !PyDict_CheckExact(app_scope)) {
-        return Py_None;
+    if (self->odd_status != NULL || !PyDict_CheckExact(app_scope)) {
+        return 0;
     }
     PyObject *method = PyDict_GetItemWithError(app_scope, s_method);
     PyObject *path = method ? PyDict_GetItemWithError(app_scope, s_path) : NULL;
     if (path == NULL || !PyUnicode_CheckExact(method) || !PyUnicode_CheckExact(path)) {
-        return PyErr_Occurred() ? NULL : Py_None;
+        return PyErr_Occurred() ? -1 : 0;
     }
     PyObject *query = PyDict_GetItemWithError(app_scope, s_query_string);
     if (query == NULL) {
         if (PyErr_Occurred()) {
-            return NULL;
+            return -1;
         }
         query = b_empty;
     }
     PyObject *root = PyDict_GetItemWithError(app_scope, s_root_path);
     if (root == NULL && PyErr_Occurred()) {
-        return NULL;
+        return -1;
     }
     PyObject *route = PyDict_GetItemWithError(app_scope, s_route);
     if (route == NULL && PyErr_Occurred()) {
-        return NULL;
+        return -1;
     }
     PyObject *peer_seq = PyDict_GetItemWithError(app_scope, s_client);
     if (peer_seq == NULL && PyErr_Occurred()) {
-        return NULL;
+        return -1;
     }
     if (!PyBytes_CheckExact(query) || (root != NULL && !PyUnicode_CheckExact(root))) {
-        return Py_None;
+        return 0;
+    }
+    if (core->counter != NULL) {
+        /* a beacon's visit is counted by its own rules, whatever it answered: the Python
+           path */
+        PyObject *beacon = PyDict_GetItemWithError(app_scope, s_beacon);
+        if (beacon != NULL && beacon != Py_None) {
+            return 0;
+        }
+        if (PyErr_Occurred()) {
+            return -1;
+        }
     }
     /* peer = scope.get("client"); peer[0] if peer else None */
     PyObject *peer = Py_None;
     if (peer_seq != NULL && peer_seq != Py_None) {
         if (!PyTuple_CheckExact(peer_seq) && !PyList_CheckExact(peer_seq)) {
-            return Py_None;
+            return 0;
         }
         if (PySequence_Fast_GET_SIZE(peer_seq) > 0) {
             peer = PySequence_Fast_GET_ITEM(peer_seq, 0);
             if (!PyUnicode_CheckExact(peer)) {
-                return Py_None;
+                return 0;
             }
         }
     }
     int head = PyUnicode_GET_LENGTH(method) == 4
                && PyUnicode_CompareWithASCIIString(method, "HEAD") == 0;
-    double ended = self->ended;
-    char numbers[3][48];
-    size_t nlen[3];
-    nlen[2] = duration((ended - self->started) * 1000.0, numbers[2], sizeof(numbers[2]));
-    if (!stamp(core, self->now) || nlen[2] == 0) {
-        return Py_None;
+    f->nlen[2] = duration((self->ended - self->started) * 1000.0, f->numbers[2],
+                          sizeof(f->numbers[2]));
+    if (!stamp(core, self->now) || f->nlen[2] == 0) {
+        return 0;
     }
     if (self->status < 0) {
-        numbers[0][0] = '-';
-        nlen[0] = 1 + put_decimal(numbers[0] + 1, 0ULL - (unsigned long long)self->status);
+        f->numbers[0][0] = '-';
+        f->nlen[0] = 1 + put_decimal(f->numbers[0] + 1, 0ULL - (unsigned long long)self->status);
     }
     else {
-        nlen[0] = put_decimal(numbers[0], (unsigned long long)self->status);
+        f->nlen[0] = put_decimal(f->numbers[0], (unsigned long long)self->status);
     }
-    nlen[1] = put_decimal(numbers[1], head ? 0 : (unsigned long long)self->bytes_sent);
+    f->nlen[1] = put_decimal(f->numbers[1], head ? 0 : (unsigned long long)self->bytes_sent);
 
     PyObject *host = self->header[H_HOST] ? self->header[H_HOST] : b_empty;
     PyObject *agent = self->header[H_AGENT] ? self->header[H_AGENT] : b_empty;
     PyObject *referer = self->header[H_REFERER];
-    PyObject *piece[P_COUNT] = {NULL};
-    PyObject *line = NULL;
+    int rc = -1;
     /* Held: a fill is Python code and may change the scope or the caches. */
     Py_INCREF(method);
     Py_INCREF(path);
@@ -591,47 +878,43 @@ replay(LogSend *self, PyObject *app_scope)
     Py_INCREF(peer);
     Py_XINCREF(root);
     Py_XINCREF(route);
-
-    piece[P_METHOD] = column(core->methods, method, core->fill_method, &method, 1);
-    if (piece[P_METHOD] == NULL) {
-        goto done;
-    }
-    piece[P_HOST] = column(core->hosts, host, core->fill_host, &host, 1);
-    if (piece[P_HOST] == NULL) {
-        goto done;
-    }
     PyObject *template = NULL;
+
+    f->entry[P_METHOD] = column(core->methods, method, core->fill_method, &method, 1, 0);
+    if (f->entry[P_METHOD] == NULL) {
+        goto done;
+    }
+    f->entry[P_HOST] = column(core->hosts, host, core->fill_host, &host, 1, 0);
+    if (f->entry[P_HOST] == NULL) {
+        goto done;
+    }
     if (route != NULL && PyObject_TypeCheck(route, (PyTypeObject *)core->route_type)) {
         template = PyObject_GetAttr(route, s_path_format);
         if (template == NULL) {
             goto done;
         }
         if (!PyUnicode_CheckExact(template)) {
-            Py_DECREF(template);
-            line = Py_None;
+            rc = 0;
             goto done;
         }
     }
     {
-        PyObject *rootv = root != NULL ? root : Py_None;
-        PyObject *path_args[3] = {template != NULL ? template : Py_None, rootv, path};
-        if (template == NULL) {
-            piece[P_PATH] = column(core->paths, path, core->fill_path, path_args, 3);
-        }
-        else if (root == NULL || PyUnicode_GET_LENGTH(root) == 0) {
-            piece[P_PATH] = column(core->routes, template, core->fill_path, path_args, 3);
-        }
-        else {
+        PyObject *path_args[3] = {template != NULL ? template : Py_None,
+                                  root != NULL ? root : Py_None, path};
+        PyObject *cache = core->paths, *key = path;
+        if (template != NULL) {
             /* under a mount point: rare enough to ask each time */
-            piece[P_PATH] = column(NULL, NULL, core->fill_path, path_args, 3);
+            int mounted = root != NULL && PyUnicode_GET_LENGTH(root) > 0;
+            cache = mounted ? NULL : core->routes;
+            key = template;
         }
-        Py_XDECREF(template);
-        if (piece[P_PATH] == NULL) {
+        f->entry[P_PATH] = column(cache, key, core->fill_path, path_args, 3, 2);
+        if (f->entry[P_PATH] == NULL) {
             goto done;
         }
     }
-    piece[P_QUERY] = column(core->queries, query, core->fill_query, &query, 1);
-    if (piece[P_QUERY] == NULL) {
+    f->entry[P_QUERY] = column(core->queries, query, core->fill_query, &query, 1, 2);
+    if (f->entry[P_QUERY] == NULL) {
         goto done;
     }
     {
@@ -639,138 +922,424 @@ replay(LogSend *self, PyObject *app_scope)
             peer,
             self->header[H_XFF] ? self->header[H_XFF] : Py_None,
             self->header[H_FORWARDED] ? self->header[H_FORWARDED] : Py_None,
-            NULL,
+            PyFloat_FromDouble(self->now),
         };
-        client_args[3] = PyFloat_FromDouble(self->now);
         if (client_args[3] == NULL) {
             goto done;
         }
-        piece[P_CLIENT] = column(core->proxies ? NULL : core->clients, peer, core->fill_client,
-                                 client_args, 4);
+        f->entry[P_CLIENT] = column(core->proxies ? NULL : core->clients, peer,
+                                    core->fill_client, client_args, 4, 3);
         Py_DECREF(client_args[3]);
-        if (piece[P_CLIENT] == NULL) {
+        if (f->entry[P_CLIENT] == NULL) {
             goto done;
         }
     }
-    piece[P_AGENT] = column(core->agents, agent, core->fill_agent, &agent, 1);
-    if (piece[P_AGENT] == NULL) {
+    f->entry[P_AGENT] = column(core->agents, agent, core->fill_agent, &agent, 1, 6);
+    if (f->entry[P_AGENT] == NULL) {
         goto done;
     }
-    if (referer == NULL || PyBytes_GET_SIZE(referer) == 0) {
-        piece[P_REFERRER] = NULL; /* written as null */
-    }
-    else {
-        piece[P_REFERRER] = referrer_column(core, referer, host);
-        if (piece[P_REFERRER] == NULL) {
+    if (referer != NULL && PyBytes_GET_SIZE(referer) > 0) {
+        f->entry[P_REFERRER] = referrer_column(core, referer, host);
+        if (f->entry[P_REFERRER] == NULL) {
             goto done;
         }
     }
-
-    {
-        Py_ssize_t total = LIT(lit_time) + core->stamp_len + LIT(lit_method) + LIT(lit_host)
-                           + LIT(lit_status) + (Py_ssize_t)nlen[0] + LIT(lit_bytes)
-                           + (Py_ssize_t)nlen[1] + LIT(lit_duration) + (Py_ssize_t)nlen[2]
-                           + LIT(lit_path) + LIT(lit_query) + LIT(lit_client)
-                           + LIT(lit_referrer) + LIT(lit_end);
-        for (int i = 0; i < P_COUNT; i++) {
-            total += piece[i] != NULL ? PyBytes_GET_SIZE(piece[i]) : (Py_ssize_t)LIT(lit_null);
-        }
-        line = PyBytes_FromStringAndSize(NULL, total);
-        if (line == NULL) {
-            goto done;
-        }
-        char *w = PyBytes_AS_STRING(line);
-#define PUT(p, n)                                                                           \
-    do {                                                                                    \
-        memcpy(w, (p), (size_t)(n));                                                        \
-        w += (n);                                                                           \
-    } while (0)
-#define PUT_LIT(s) PUT(s, LIT(s))
-#define PUT_PIECE(i)                                                                        \
-    do {                                                                                    \
-        if (piece[i] != NULL) {                                                             \
-            PUT(PyBytes_AS_STRING(piece[i]), PyBytes_GET_SIZE(piece[i]));                    \
-        }                                                                                   \
-        else {                                                                              \
-            PUT_LIT(lit_null);                                                              \
-        }                                                                                   \
-    } while (0)
-        PUT_LIT(lit_time);
-        PUT(core->stamp, core->stamp_len);
-        PUT_LIT(lit_method);
-        PUT_PIECE(P_METHOD);
-        PUT_LIT(lit_host);
-        PUT_PIECE(P_HOST);
-        PUT_LIT(lit_status);
-        PUT(numbers[0], nlen[0]);
-        PUT_LIT(lit_bytes);
-        PUT(numbers[1], nlen[1]);
-        PUT_LIT(lit_duration);
-        PUT(numbers[2], nlen[2]);
-        PUT_LIT(lit_path);
-        PUT_PIECE(P_PATH);
-        PUT_LIT(lit_query);
-        PUT_PIECE(P_QUERY);
-        PUT_LIT(lit_client);
-        PUT_PIECE(P_CLIENT); /* the client, then ,"country":... */
-        PUT_PIECE(P_AGENT);  /* ,"browser":... through ,"bot_reason":... */
-        PUT_LIT(lit_referrer);
-        PUT_PIECE(P_REFERRER);
-        PUT_LIT(lit_end);
-#undef PUT_PIECE
-#undef PUT_LIT
-#undef PUT
-        assert(w == PyBytes_AS_STRING(line) + total);
-    }
-done:
     for (int i = 0; i < P_COUNT; i++) {
-        Py_XDECREF(piece[i]);
+        if (f->entry[i] != NULL && !entry_ok(f->entry[i], entry_size[i], entry_json[i])) {
+            PyErr_SetString(PyExc_TypeError, "a log column's entry has the wrong shape");
+            goto done;
+        }
     }
+    rc = 1;
+done:
+    Py_XDECREF(template);
     Py_DECREF(method);
     Py_DECREF(path);
     Py_DECREF(query);
     Py_DECREF(peer);
     Py_XDECREF(root);
     Py_XDECREF(route);
+    return rc;
+}
+
+/* The line of ``f`` (a new reference), or NULL with an error set. */
+static PyObject *
+build_line(LogCore *core, Facts *f)
+{
+    Py_ssize_t total = LIT(lit_time) + core->stamp_len + LIT(lit_method) + LIT(lit_host)
+                       + LIT(lit_status) + (Py_ssize_t)f->nlen[0] + LIT(lit_bytes)
+                       + (Py_ssize_t)f->nlen[1] + LIT(lit_duration) + (Py_ssize_t)f->nlen[2]
+                       + LIT(lit_path) + LIT(lit_query) + LIT(lit_client) + LIT(lit_referrer)
+                       + LIT(lit_end);
+    for (int i = 0; i < P_COUNT; i++) {
+        total += f->entry[i] != NULL ? PyBytes_GET_SIZE(json_of(f, i)) : (Py_ssize_t)LIT(lit_null);
+    }
+    PyObject *line = PyBytes_FromStringAndSize(NULL, total);
+    if (line == NULL) {
+        return NULL;
+    }
+    char *w = PyBytes_AS_STRING(line);
+#define PUT(p, n)                                                                           \
+    do {                                                                                    \
+        memcpy(w, (p), (size_t)(n));                                                        \
+        w += (n);                                                                           \
+    } while (0)
+#define PUT_LIT(s) PUT(s, LIT(s))
+#define PUT_COLUMN(i)                                                                       \
+    do {                                                                                    \
+        if (f->entry[i] != NULL) {                                                          \
+            PyObject *json_ = json_of(f, i);                                                \
+            PUT(PyBytes_AS_STRING(json_), PyBytes_GET_SIZE(json_));                         \
+        }                                                                                   \
+        else {                                                                              \
+            PUT_LIT(lit_null);                                                              \
+        }                                                                                   \
+    } while (0)
+    PUT_LIT(lit_time);
+    PUT(core->stamp, core->stamp_len);
+    PUT_LIT(lit_method);
+    PUT_COLUMN(P_METHOD);
+    PUT_LIT(lit_host);
+    PUT_COLUMN(P_HOST);
+    PUT_LIT(lit_status);
+    PUT(f->numbers[0], f->nlen[0]);
+    PUT_LIT(lit_bytes);
+    PUT(f->numbers[1], f->nlen[1]);
+    PUT_LIT(lit_duration);
+    PUT(f->numbers[2], f->nlen[2]);
+    PUT_LIT(lit_path);
+    PUT_COLUMN(P_PATH);
+    PUT_LIT(lit_query);
+    PUT_COLUMN(P_QUERY);
+    PUT_LIT(lit_client);
+    PUT_COLUMN(P_CLIENT); /* the client, then ,"country":... */
+    PUT_COLUMN(P_AGENT);  /* ,"browser":... through ,"bot_reason":... */
+    PUT_LIT(lit_referrer);
+    PUT_COLUMN(P_REFERRER);
+    PUT_LIT(lit_end);
+#undef PUT_COLUMN
+#undef PUT_LIT
+#undef PUT
+    assert(w == PyBytes_AS_STRING(line) + total);
     return line;
 }
 
-/* finish(scope, app_scope): the request's log line, replayed and handed to the writer, or
-   the request handed to the Python path. Once per request; later calls do nothing. */
+/* Appends ``value``, read as Latin-1, in UTF-8 (what the Python path's decode then
+   encode gives). */
+static char *
+put_utf8_of_latin1(char *w, PyObject *value)
+{
+    const unsigned char *v = (const unsigned char *)PyBytes_AS_STRING(value);
+    for (Py_ssize_t i = 0; i < PyBytes_GET_SIZE(value); i++) {
+        if (v[i] < 0x80) {
+            *w++ = (char)v[i];
+        }
+        else {
+            *w++ = (char)(0xc0 | (v[i] >> 6));
+            *w++ = (char)(0x80 | (v[i] & 0x3f));
+        }
+    }
+    return w;
+}
+
+/* Day number of a Unix time as Python's ``int(ts // 86400)`` finds it (a float floor
+   division, which floor(ts / 86400) is not at every boundary). */
+static long long
+day_number(double ts)
+{
+    double mod = fmod(ts, 86400.0);
+    double div = (ts - mod) / 86400.0;
+    double floordiv = floor(div);
+    if (div - floordiv > 0.5) {
+        floordiv += 1.0;
+    }
+    return (long long)floordiv;
+}
+
+/* Prepares the counter update of a counted page view, as Aggregator.consume makes it: 1,
+   0 when the Python path must count it (the day's visitor key is not in memory, an odd
+   client), -1 with an error set. Nothing is changed yet. */
+static int
+plan_count(LogSend *self, Facts *f)
+{
+    LogCore *core = self->core;
+    long long number = day_number(self->now);
+    if (number != core->day) {
+        PyObject *n = PyLong_FromLongLong(number);
+        if (n == NULL) {
+            return -1;
+        }
+        PyObject *name = PyObject_CallOneArg(core->day_name_of, n);
+        if (name == NULL || !PyUnicode_CheckExact(name)) {
+            Py_DECREF(n);
+            if (name != NULL) {
+                Py_DECREF(name);
+                PyErr_SetString(PyExc_TypeError, "day_name_of must return a str");
+            }
+            return -1;
+        }
+        Py_XSETREF(core->day_number, n);
+        Py_XSETREF(core->day_name, name);
+        core->day = number;
+    }
+    PyObject *day = core->day_name;
+    PyObject *agent = f->entry[P_AGENT];
+    if (PyTuple_GET_ITEM(agent, 4) == Py_True) {
+        /* A crawler: counted by reason, never as a visitor. */
+        PyObject *reason = PyTuple_GET_ITEM(agent, 5);
+        int truthy = PyObject_IsTrue(reason);
+        if (truthy < 0) {
+            return -1;
+        }
+        f->bot_key = truthy ? PyTuple_Pack(2, day, reason) : Py_BuildValue("(Os)", day, "crawler");
+        return f->bot_key == NULL ? -1 : 1;
+    }
+    PyObject *keys = PyObject_GetAttr(core->counter, s_keys);
+    if (keys == NULL) {
+        return -1;
+    }
+    PyObject *key = PyDict_CheckExact(keys) ? PyDict_GetItemWithError(keys, core->day_number)
+                                            : NULL;
+    Py_XINCREF(key);
+    Py_DECREF(keys);
+    if (key == NULL || !PyBytes_CheckExact(key)) {
+        Py_XDECREF(key);
+        return PyErr_Occurred() ? -1 : 0; /* the Python path holds it for the flusher */
+    }
+    /* f"{client}\0{user_agent}\0{host}", UTF-8 */
+    PyObject *client = PyTuple_GET_ITEM(f->entry[P_CLIENT], 2);
+    const char *client_text = "None";
+    Py_ssize_t client_len = 4;
+    if (client != Py_None) {
+        client_text = PyUnicode_CheckExact(client) ? PyUnicode_AsUTF8AndSize(client, &client_len)
+                                                   : NULL;
+        if (client_text == NULL) {
+            PyErr_Clear();
+            Py_DECREF(key);
+            return 0;
+        }
+    }
+    PyObject *ua = self->header[H_AGENT] ? self->header[H_AGENT] : b_empty;
+    PyObject *host = self->header[H_HOST] ? self->header[H_HOST] : b_empty;
+    size_t need = (size_t)client_len + 2 + 2 * (size_t)(PyBytes_GET_SIZE(ua) + PyBytes_GET_SIZE(host));
+    char small[1024];
+    char *buf = need <= sizeof(small) ? small : PyMem_Malloc(need);
+    if (buf == NULL) {
+        Py_DECREF(key);
+        PyErr_NoMemory();
+        return -1;
+    }
+    char *w = buf;
+    memcpy(w, client_text, (size_t)client_len);
+    w += client_len;
+    *w++ = '\0';
+    w = put_utf8_of_latin1(w, ua);
+    *w++ = '\0';
+    w = put_utf8_of_latin1(w, host);
+    const unsigned char *kb = (const unsigned char *)PyBytes_AS_STRING(key);
+    size_t klen = (size_t)PyBytes_GET_SIZE(key);
+    bg_visitor_key *vk = &core->visitor_key;
+    unsigned long long h;
+    if (klen >= 1 && klen <= 64
+        && ((vk->keylen == klen && memcmp(vk->key, kb, klen) == 0)
+            || bg_visitor_key_set(vk, kb, klen) == 0)) {
+        h = bg_visitor_hash_with(vk, (const unsigned char *)buf, (size_t)(w - buf));
+    }
+    else {
+        /* an empty or over-long key: whatever hashlib makes of it, the Python path does */
+        if (buf != small) {
+            PyMem_Free(buf);
+        }
+        Py_DECREF(key);
+        return 0;
+    }
+    if (buf != small) {
+        PyMem_Free(buf);
+    }
+    Py_DECREF(key);
+    f->hashed = PyLong_FromUnsignedLongLong(h);
+    if (f->hashed == NULL) {
+        return -1;
+    }
+    /* (day, page, event, referrer, query, country, browser, os, device, props) */
+    PyObject *referrer = f->entry[P_REFERRER] ? PyTuple_GET_ITEM(f->entry[P_REFERRER], 2)
+                                              : Py_None;
+    f->signature = PyTuple_Pack(
+        10, day, PyTuple_GET_ITEM(f->entry[P_PATH], 1), Py_None, referrer,
+        PyTuple_GET_ITEM(f->entry[P_QUERY], 1), PyTuple_GET_ITEM(f->entry[P_CLIENT], 1),
+        PyTuple_GET_ITEM(agent, 1), PyTuple_GET_ITEM(agent, 2), PyTuple_GET_ITEM(agent, 3),
+        empty_tuple);
+    return f->signature == NULL ? -1 : 1;
+}
+
+/* dict[key] += 1, for an int count; -1 with an error set. */
+static int
+bump(PyObject *dict, PyObject *key)
+{
+    PyObject *cur = PyDict_GetItemWithError(dict, key);
+    if (cur == NULL && PyErr_Occurred()) {
+        return -1;
+    }
+    PyObject *next = cur == NULL ? PyLong_FromLong(1) : PyNumber_Add(cur, one);
+    if (next == NULL) {
+        return -1;
+    }
+    int rc = PyDict_SetItem(dict, key, next);
+    Py_DECREF(next);
+    return rc;
+}
+
+/* The counter update ``plan_count`` prepared. The aggregator's consume() takes its lock;
+   this relies on the GIL instead: from reading the pending batch to the end of the update
+   nothing here allocates a tracked object (which could run a collection, a finaliser and
+   so another thread), so the flusher's swap of the batch comes wholly before or after. */
+static int
+count(LogCore *core, Facts *f)
+{
+    if (f->bot_key != NULL) {
+        PyObject *batch = PyObject_GetAttr(core->counter, s_batch);
+        if (batch == NULL) {
+            return -1;
+        }
+        PyObject *bots = PyObject_GetAttr(batch, s_bots);
+        Py_DECREF(batch);
+        if (bots == NULL) {
+            return -1;
+        }
+        int rc = PyDict_CheckExact(bots) ? bump(bots, f->bot_key) : -1;
+        if (rc < 0 && !PyErr_Occurred()) {
+            PyErr_SetString(PyExc_TypeError, "the aggregator's bots must be a dict");
+        }
+        Py_DECREF(bots);
+        return rc;
+    }
+    PyObject *fresh = NULL, *pending = NULL, *entry = NULL;
+    for (;;) {
+        pending = PyObject_GetAttr(core->counter, s_pending);
+        if (pending == NULL) {
+            goto fail;
+        }
+        if (!PyDict_CheckExact(pending)) {
+            PyErr_SetString(PyExc_TypeError, "the aggregator's pending batch must be a dict");
+            goto fail;
+        }
+        entry = PyDict_GetItemWithError(pending, f->signature);
+        if (entry == NULL && PyErr_Occurred()) {
+            goto fail;
+        }
+        if (entry != NULL) {
+            break;
+        }
+        if (fresh != NULL) {
+            if (PyDict_SetItem(pending, f->signature, fresh) < 0) {
+                goto fail;
+            }
+            entry = fresh;
+            break;
+        }
+        /* [page views, events, visitor hashes]. Allocating may run a collection, and so
+           another thread: the batch is read again after it. */
+        Py_CLEAR(pending);
+        PyObject *visitors = PySet_New(NULL);
+        fresh = visitors == NULL ? NULL : Py_BuildValue("[iiN]", 0, 0, visitors);
+        if (fresh == NULL) {
+            goto fail;
+        }
+    }
+    if (entry == NULL || !PyList_CheckExact(entry) || PyList_GET_SIZE(entry) != 3
+        || !PyAnySet_CheckExact(PyList_GET_ITEM(entry, 2))) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_TypeError, "a pending entry must be [views, events, set]");
+        }
+        goto fail;
+    }
+    PyObject *views = PyNumber_Add(PyList_GET_ITEM(entry, 0), one);
+    if (views == NULL) {
+        goto fail;
+    }
+    PyList_SetItem(entry, 0, views);
+    if (PySet_Add(PyList_GET_ITEM(entry, 2), f->hashed) < 0) {
+        goto fail;
+    }
+    int crowded = PyDict_GET_SIZE(pending) > MAX_PENDING;
+    Py_DECREF(pending);
+    Py_XDECREF(fresh);
+    if (crowded) {
+        PyObject *wake = PyObject_GetAttrString(core->counter, "_wake");
+        PyObject *r = wake == NULL ? NULL : PyObject_CallMethod(wake, "set", NULL);
+        Py_XDECREF(wake);
+        if (r == NULL) {
+            return -1;
+        }
+        Py_DECREF(r);
+    }
+    return 0;
+fail:
+    Py_XDECREF(pending);
+    Py_XDECREF(fresh);
+    return -1;
+}
+
+/* finish(scope, app_scope, consent): the request's log line replayed and handed to the writer, and
+   its page view counted; or the request handed to the Python path. Once per request;
+   later calls do nothing. */
 static PyObject *
 LogSend_finish(LogSend *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "finish(scope, app_scope)");
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "finish(scope, app_scope, consent)");
         return NULL;
     }
     if (self->finished) {
         Py_RETURN_NONE;
     }
     self->finished = 1;
+    LogCore *core = self->core;
     /* Read once, first: a request handed back is timed to the same end. */
     self->ended = bg_perf_counter();
     if (self->ended == -1.0 && PyErr_Occurred()) {
         return NULL;
     }
-    PyObject *line = replay(self, args[1]);
-    if (line == NULL) {
-        return NULL;
+    Facts f;
+    memset(&f, 0, sizeof(f));
+    int counted = core->counter != NULL && self->pageview;
+    int rc = gather(self, args[1], &f);
+    if (rc > 0 && counted) {
+        rc = plan_count(self, &f);
     }
-    PyObject *result;
-    if (line == Py_None) {
-        PyObject *slow_args[3] = {args[0], args[1], (PyObject *)self};
-        result = PyObject_Vectorcall(self->core->slow, slow_args, 3, NULL);
+    if (rc == 0) {
+        facts_clear(&f);
+        PyObject *slow_args[4] = {args[0], args[1], (PyObject *)self, args[2]};
+        PyObject *result = PyObject_Vectorcall(core->slow, slow_args, 4, NULL);
+        if (result == NULL) {
+            return NULL;
+        }
+        Py_DECREF(result);
+        Py_RETURN_NONE;
     }
-    else {
-        result = PyObject_CallOneArg(self->core->submit, line);
+    if (rc < 0) {
+        goto fail;
+    }
+    if (core->submit != NULL) {
+        PyObject *line = build_line(core, &f);
+        if (line == NULL) {
+            goto fail;
+        }
+        PyObject *result = PyObject_CallOneArg(core->submit, line);
         Py_DECREF(line);
+        if (result == NULL) {
+            goto fail;
+        }
+        Py_DECREF(result);
     }
-    if (result == NULL) {
-        return NULL;
+    if (counted && count(core, &f) < 0) {
+        goto fail;
     }
-    Py_DECREF(result);
+    facts_clear(&f);
     Py_RETURN_NONE;
+fail:
+    facts_clear(&f);
+    return NULL;
 }
 
 static PyObject *
@@ -784,7 +1353,8 @@ LogSend_get_status(LogSend *self, void *closure)
 
 static PyMethodDef LogSend_methods[] = {
     {"finish", (PyCFunction)(void (*)(void))LogSend_finish, METH_FASTCALL,
-     "finish(scope, app_scope): write this request's log line (once)."},
+     "finish(scope, app_scope, consent): write this request's log line and count it, or "
+     "hand it to the Python path with the gate's state (once)."},
     {"failed", (PyCFunction)LogSend_failed, METH_NOARGS,
      "failed(): the app raised; an unstarted response is logged as a 500."},
     {NULL, NULL, 0, NULL},
@@ -800,8 +1370,19 @@ static PyMemberDef LogSend_members[] = {
     {NULL, 0, 0, 0, NULL},
 };
 
+static PyObject *
+LogSend_get_pageview(LogSend *self, void *closure)
+{
+    if (self->core == NULL || self->core->counter == NULL) {
+        Py_RETURN_NONE; /* no statistics: the rule was not applied */
+    }
+    return PyBool_FromLong(self->pageview);
+}
+
 static PyGetSetDef LogSend_getset[] = {
     {"status", (getter)LogSend_get_status, NULL, "the response status (0: not started)", NULL},
+    {"pageview", (getter)LogSend_get_pageview, NULL,
+     "whether the statistics' page-view rule counted the answer (None: no statistics)", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -811,6 +1392,7 @@ LogSend_traverse(LogSend *self, visitproc visit, void *arg)
     Py_VISIT(self->core);
     Py_VISIT(self->send);
     Py_VISIT(self->odd_status);
+    Py_VISIT(self->method);
     for (int k = 0; k < H_COUNT; k++) {
         Py_VISIT(self->header[k]);
     }
@@ -823,6 +1405,7 @@ LogSend_clear(LogSend *self)
     Py_CLEAR(self->core);
     Py_CLEAR(self->send);
     Py_CLEAR(self->odd_status);
+    Py_CLEAR(self->method);
     for (int k = 0; k < H_COUNT; k++) {
         Py_CLEAR(self->header[k]);
     }
@@ -873,8 +1456,14 @@ bg_add_log_types(PyObject *module)
     INTERN(s_path_format, "path_format");
     INTERN(s_start, "http.response.start");
     INTERN(s_body_type, "http.response.body");
+    INTERN(s_beacon, "beaconguard.beacon"); /* beacon/endpoints.py's SCOPE_KEY */
+    INTERN(s_pending, "_pending");
+    INTERN(s_batch, "_batch");
+    INTERN(s_bots, "bots");
+    INTERN(s_keys, "_keys");
 #undef INTERN
-    if ((b_empty = PyBytes_FromStringAndSize("", 0)) == NULL) {
+    if ((b_empty = PyBytes_FromStringAndSize("", 0)) == NULL
+        || (empty_tuple = PyTuple_New(0)) == NULL || (one = PyLong_FromLong(1)) == NULL) {
         return -1;
     }
     if (PyType_Ready(&LogCoreType) < 0 || PyType_Ready(&LogSendType) < 0) {

@@ -1029,7 +1029,7 @@ PyInit__speedups(void)
         return NULL;
     }
     if (PyModule_AddObjectRef(module, "GateCore", (PyObject *)&GateCoreType) < 0
-        || bg_add_log_types(module) < 0) {
+        || bg_add_log_types(module) < 0 || bg_add_hash_functions(module) < 0) {
         Py_DECREF(module);
         return NULL;
     }

@@ -15,7 +15,7 @@ from typing import Any
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from beaconguard.accesslog.replay import compiled_log
+from beaconguard.accesslog.replay import compiled_log, content_type_of
 from beaconguard.accesslog.sinks import open_sink
 from beaconguard.accesslog.writer import LogWriter
 from beaconguard.anonymize.pipeline import Pipeline, Record, build_pipeline
@@ -102,17 +102,18 @@ class BeaconGuard:
                 self._fast = compiled.run
         # The request headers the consumers read, as (raw name, key in ``Visit.headers``).
         self._wanted_items = tuple(self._wanted_headers.items())
-        # When the access log is the only consumer, its lines are replayed in C too. Extra
-        # headers to log are the Python path's (rarely set, and each is scrubbed).
+        # The access log's lines and the statistics' counts are replayed in C too, while
+        # they are the only consumers. Extra headers to log are the Python path's (rarely
+        # set, and each is scrubbed).
         self._fast_log: Callable[[Scope, Send], Any] | None = None
-        if (
-            s.speedups
-            and self.access_log is not None
-            and len(self.consumers) == 1
-            and not s.log_headers
-        ):
+        self._fast_consumers = len(self.consumers)
+        if s.speedups and self.consumers and not s.log_headers:
             core = compiled_log(
-                s, self._resolve_client, self.access_log.submit, self._log_handed_back
+                s,
+                self._resolve_client,
+                None if self.access_log is None else self.access_log.submit,
+                self._log_handed_back,
+                self.stats,
             )
             self._fast_log = None if core is None else core.observe
 
@@ -194,16 +195,21 @@ class BeaconGuard:
             # ASGI promises only an iterable; the gate and the app both read it again.
             headers = scope["headers"] = list(headers)
         observe = self._fast_log
-        # A consumer added after construction is served by the Python path.
-        if observe is not None and len(self.consumers) == 1:
-            # Only the access log (and maybe the gate) observes: the compiled path notes
-            # the response and replays the line.
-            observed = observe(scope, send)
+        # A consumer added after construction is served by the Python path, and so are
+        # request headers the compiled path does not read as the Python path does.
+        observed = (
+            observe(scope, send)
+            if observe is not None and len(self.consumers) == self._fast_consumers
+            else None
+        )
+        if observed is not None:
+            # The compiled path notes the response, replays the line and the counts.
             to_app: Send = observed
             app_scope = scope
+            state: ConsentState | None = None
             entered = self._fast_enter(scope, observed) if self._fast_enter is not None else None
             if entered is not None:
-                app_scope, _, gated = entered
+                app_scope, state, gated = entered
             elif gate is not None:
                 joined = _normalized(headers)
                 app_scope, state, stale = gate.enter(scope, joined)
@@ -219,7 +225,7 @@ class BeaconGuard:
                 observed.failed()
                 raise
             finally:
-                observed.finish(scope, app_scope)
+                observed.finish(scope, app_scope, state)
             return
         # One pass in C. A repeated name (HTTP/2 splits Cookie) or a name not in lower case
         # (ASGI asks servers for lower case; a Cookie that skipped the gate would fail
@@ -274,8 +280,10 @@ class BeaconGuard:
         finally:
             self._finish(scope, found, observed, now, started, consent)
 
-    def _log_handed_back(self, scope: Scope, app_scope: Scope, observed: Any) -> None:
-        """Log a request the compiled log path hands back, the Python way."""
+    def _log_handed_back(
+        self, scope: Scope, app_scope: Scope, observed: Any, consent: ConsentState | None
+    ) -> None:
+        """Log and count a request the compiled path hands back, the Python way."""
         raw = _normalized(scope["headers"])
         found: dict[str, str] = {}
         for name, key in self._wanted_items:
@@ -285,8 +293,9 @@ class BeaconGuard:
         response = _ObservedSend(None, None, None, (), app_scope, raw, found, False)  # type: ignore[arg-type]
         response.status = observed.status
         response.bytes_sent = observed.bytes_sent
+        response.pageview = observed.pageview
         self._finish(
-            app_scope, found, response, observed.now, observed.started, ended=observed.ended
+            app_scope, found, response, observed.now, observed.started, consent, observed.ended
         )
 
     def _finish(
@@ -427,10 +436,7 @@ class _ObservedSend(_GatedSend):
                 assert self.state is not None
                 message = gate.response_start(message, self.state, self.stale, self.scope, self.raw)
             status = self.status = message["status"]
-            for name, value in message.get("headers") or ():
-                if name.lower() == b"content-type":
-                    self.content_type = value.decode("latin-1")
-                    break
+            self.content_type = content_type_of(message.get("headers"))
             if self.count:
                 self.pageview = counts_as_pageview(
                     self.scope["method"], status, self.content_type, self.found

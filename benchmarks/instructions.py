@@ -5,8 +5,10 @@ of instructions a request executes does not. Each variant of the in-process scen
 twice under ``valgrind --tool=callgrind`` (all threads counted, the log writer's too), with
 the same warm-up and a different number of measured requests; the difference divided by the
 difference in requests is the per-request cost, with interpreter start-up and warm-up
-cancelled out. Slow (about half a minute per variant), so it is a tool for comparing
-changes, not part of ``make bench``. Needs valgrind (``apt install valgrind``).
+cancelled out. The log writer and the statistics flush at shutdown only: flushing on a timer
+would make the count depend on how slowly valgrind ran. Slow (about half a minute per
+variant), so it is a tool for comparing changes, not part of ``make bench``. Needs valgrind
+(``apt install valgrind``).
 
 ``floor`` is the cheapest possible pass-through middleware that wraps ``send``: what any
 ASGI middleware costs before it does anything.
@@ -53,7 +55,7 @@ async def _serve(name: str, requests: int) -> None:
         if name == "floor":
             app: ASGIApp | None = _floor(apps.site())
         else:
-            app = apps.build(name, Path(tmp) / name).app
+            app = apps.build(name, Path(tmp) / name, timed_flushes=False).app
         assert app is not None, name
         driver = Driver(app, default_scopes(cookie=apps.request_cookie()))
         span = Lifespan(app)

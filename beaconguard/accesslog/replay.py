@@ -1,4 +1,4 @@
-"""The access log's compiled path: ``beaconguard._speedups.LogCore`` replaying log lines.
+"""The compiled observer: ``beaconguard._speedups.LogCore`` replaying log lines and counts.
 
 Each column of a log line depends on one or two facts of the request, and traffic repeats
 every one of them: a handful of methods and hosts, the site's routes, the same campaign
@@ -7,7 +7,10 @@ column by column: :class:`LogColumns` runs the very pipeline steps the Python pa
 (:mod:`beaconguard.anonymize.pipeline`) on a fact it has not seen, keeps the column's JSON
 in a bounded dict, and the compiled path joins the columns it finds there with the
 request's time, status, size and duration into the bytes orjson writes for the Python
-path's record. tests/accesslog/test_replay.py holds both paths to the same bytes.
+path's record. With statistics on, the same entries carry the values the aggregator counts
+(page, query, referrer, country, browser, os, device), and the compiled path updates the
+aggregator's pending counters as ``Aggregator.consume`` does. tests/accesslog/
+test_replay.py and tests/stats/test_replay_counts.py hold both paths to the same output.
 
 The caches hold raw request facts (paths, queries, user agents, referrers, client
 addresses) in memory only, as the processors' own LRU caches already do, bounded in
@@ -34,6 +37,8 @@ from beaconguard.anonymize.pipeline import (
 )
 from beaconguard.consent.fast import speedups
 from beaconguard.settings import Settings
+from beaconguard.stats.aggregator import Aggregator
+from beaconguard.stats.part import SERVER_TIMING
 from beaconguard.visit import Visit
 
 #: The user-agent columns, in the order the pipeline writes them.
@@ -72,12 +77,14 @@ class LogColumns:
         self._keep_clients = settings.ip_mode != "hash" and not settings.trusted_proxies
         self.methods: dict[str, bytes] = {}
         self.hosts: dict[bytes, bytes] = {}
-        self.paths: dict[str, bytes] = {}  # paths without a route template
-        self.routes: dict[str, bytes] = {}  # route templates, not under a mount point
-        self.queries: dict[bytes, bytes] = {}
-        self.agents: dict[bytes, bytes] = {}
-        self.referrers: dict[bytes, tuple[bytes, bytes]] = {}  # -> (for host, JSON)
-        self.clients: dict[str | None, bytes] = {}
+        # Entries: the JSON alone, or (JSON, the values the statistics count), as each
+        # fill_* says.
+        self.paths: dict[str, tuple[bytes, str]] = {}  # paths without a route template
+        self.routes: dict[str, tuple[bytes, str]] = {}  # templates, not under a mount
+        self.queries: dict[bytes, tuple[bytes, str | None]] = {}
+        self.agents: dict[bytes, tuple[Any, ...]] = {}
+        self.referrers: dict[bytes, tuple[bytes, bytes, str | None]] = {}
+        self.clients: dict[str | None, tuple[bytes, str | None, str | None]] = {}
 
     def _keep(self, cache: dict[Any, Any], key: Any, value: Any, size: int) -> None:
         if size <= MAX_KEY:
@@ -101,37 +108,55 @@ class LogColumns:
         self._keep(self.hosts, raw, json, len(raw))
         return json
 
-    def fill_path(self, template: str | None, root_path: str | None, path: str) -> bytes:
+    def fill_path(
+        self, template: str | None, root_path: str | None, path: str
+    ) -> tuple[bytes, str]:
+        """(JSON, the path as the record holds it: the statistics' page)."""
         visit = Visit(time=0.0, path=path, route=template, root_path=root_path or "")
-        json = _dumps(self._run(self._path, visit)["path"])
+        page = self._run(self._path, visit)["path"]
+        entry = (_dumps(page), page)
         if template is None:
-            self._keep(self.paths, path, json, len(path))
+            self._keep(self.paths, path, entry, len(path))
         elif not root_path:
-            self._keep(self.routes, template, json, len(template))
-        return json
+            self._keep(self.routes, template, entry, len(template))
+        return entry
 
-    def fill_query(self, raw: bytes) -> bytes:
-        json = _dumps(self._run(self._query, Visit(time=0.0, query=raw))["query"])
-        self._keep(self.queries, raw, json, len(raw))
-        return json
+    def fill_query(self, raw: bytes) -> tuple[bytes, str | None]:
+        """(JSON, the kept query)."""
+        query = self._run(self._query, Visit(time=0.0, query=raw))["query"]
+        entry = (_dumps(query), query)
+        self._keep(self.queries, raw, entry, len(raw))
+        return entry
 
-    def fill_agent(self, raw: bytes) -> bytes:
+    def fill_agent(self, raw: bytes) -> tuple[Any, ...]:
+        """(``,"browser":...,"bot_reason":...``, browser, os, device, is_bot, bot_reason)."""
         record = self._run(self._agent, Visit(time=0.0, user_agent=raw.decode("latin-1")))
-        # ',"browser":...,"bot_reason":...': the record's braces dropped, a comma before
+        # the record's braces dropped, a comma before
         json = b"," + _dumps({name: record[name] for name in AGENT_FIELDS})[1:-1]
-        self._keep(self.agents, raw, json, len(raw))
-        return json
+        entry = (
+            json,
+            record["browser"],
+            record["os"],
+            record["device"],
+            record["is_bot"],
+            record["bot_reason"],
+        )
+        self._keep(self.agents, raw, entry, len(raw))
+        return entry
 
-    def fill_referrer(self, raw: bytes, host: bytes) -> bytes:
+    def fill_referrer(self, raw: bytes, host: bytes) -> tuple[bytes, bytes, str | None]:
+        """(the Host it holds for, JSON, the kept referrer)."""
         visit = Visit(time=0.0, referer=raw.decode("latin-1"), host=host.decode("latin-1"))
-        json = _dumps(self._run(self._referrer, visit)["referrer"])
-        self._keep(self.referrers, raw, (host, json), len(raw) + len(host))
-        return json
+        referrer = self._run(self._referrer, visit)["referrer"]
+        entry = (host, _dumps(referrer), referrer)
+        self._keep(self.referrers, raw, entry, len(raw) + len(host))
+        return entry
 
     def fill_client(
         self, peer: str | None, xff: bytes | None, forwarded: bytes | None, now: float
-    ) -> bytes:
-        """The client's JSON, then ``,"country":`` and the country's."""
+    ) -> tuple[bytes, str | None, str | None]:
+        """(the client's JSON, then ``,"country":`` and the country's; the country; the
+        client address, raw, for the visitor hash, which never leaves memory)."""
         client = self._resolve(
             peer,
             None if xff is None else xff.decode("latin-1"),
@@ -141,21 +166,36 @@ class LogColumns:
         record = self._run(self._client, visit)
         self._geo(visit, record)
         json = _dumps(record["client"]) + b',"country":' + _dumps(record["country"])
+        entry = (json, record["country"], client)
         if self._keep_clients:
-            self._keep(self.clients, peer, json, 0 if peer is None else len(peer))
-        return json
+            self._keep(self.clients, peer, entry, 0 if peer is None else len(peer))
+        return entry
+
+
+def content_type_of(headers: Any) -> str:
+    """A response's Content-Type as the page-view rule reads it: the first header so
+    named, in any case, decoded as Latin-1; "" when there is none."""
+    for name, value in headers or ():
+        if name.lower() == b"content-type":
+            return str(value.decode("latin-1"))
+    return ""
 
 
 def compiled_log(
     settings: Settings,
     resolve_client: Callable[[str | None, str | None, str | None], str | None],
-    submit: Callable[[bytes], None],
-    slow: Callable[[Any, Any, Any], None],
+    submit: Callable[[bytes], None] | None,
+    slow: Callable[[Any, Any, Any, Any], None],
+    counter: Aggregator | None = None,
 ) -> Any | None:
-    """The compiled log path (``LogCore``), or ``None`` when the extension was not built.
+    """The compiled path for the access log and statistics (``LogCore``), or ``None`` when
+    the extension was not built.
 
-    ``submit`` takes each finished line; ``slow(scope, app_scope, observed)`` logs a request
-    the compiled path hands back (odd header names, a status that is not an int, ...).
+    ``submit`` takes each finished line (``None``: no access log); ``counter`` is the
+    statistics' aggregator, whose pending counters it updates as ``consume`` does
+    (``None``: no statistics). ``slow(scope, app_scope, observed, consent)`` logs and counts
+    a request the compiled path hands back (a status that is not an int, a beacon, a day
+    whose visitor key is not in memory, ...).
     """
     module = speedups()
     if module is None:
@@ -180,5 +220,9 @@ def compiled_log(
         submit=submit,
         slow=slow,
         route_type=Route,
+        content_type_of=content_type_of,
+        counter=counter,
+        day_name_of=None if counter is None else counter._day_name,
+        server_timing=SERVER_TIMING,
         proxies=bool(settings.trusted_proxies),
     )

@@ -9,10 +9,8 @@ formats, what an odd request falls back to.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import random
-from collections.abc import Iterator
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -20,200 +18,21 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from starlette.routing import Mount, Route, Router
 
 from beaconguard import BeaconGuard, Settings
 from beaconguard.accesslog.replay import MAX_KEY, LogColumns
 from beaconguard.client import make_client_resolver
 from tests.conftest import SECRET
 from tests.support.geoip import build_country_mmdb
+from tests.support.replay import _ABSENT, BOT, CHROME, Plan, both, make_app, request, scope_of
 
 pytest.importorskip("beaconguard._speedups", reason="the C extension was not built")
-
-CHROME = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/124.0.0.0 Safari/537.36"
-)
-BOT = "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)"
-
-
-class Plan:
-    """What the app does for one request."""
-
-    def __init__(
-        self,
-        status: Any = 200,
-        chunks: tuple[int, ...] = (5,),
-        fail: str = "",
-        ctype: bytes = b"text/html",
-    ) -> None:
-        self.status = status
-        self.chunks = chunks
-        self.fail = fail  # "", "before" (no response), "after" (started, then raises)
-        self.ctype = ctype
-
-
-class Endpoint:
-    """A raw ASGI endpoint (a class, so Starlette's Route does not wrap it as a view)."""
-
-    def __init__(self, plans: Iterator[Plan]) -> None:
-        self.plans = plans
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        plan = next(self.plans)
-        if plan.fail == "before":
-            raise RuntimeError("boom")
-        await send(
-            {
-                "type": "http.response.start",
-                "status": plan.status,
-                "headers": [(b"content-type", plan.ctype)],
-            }
-        )
-        if plan.fail == "after":
-            raise RuntimeError("boom")
-        for i, size in enumerate(plan.chunks):
-            more = i < len(plan.chunks) - 1
-            await send({"type": "http.response.body", "body": b"x" * size, "more_body": more})
-
-
-def make_app(plans: Iterator[Plan]) -> Any:
-    endpoint = Endpoint(plans)
-    inner = Router(routes=[Route("/items/{item_id}", endpoint)])
-    return Router(
-        routes=[
-            Route("/products/{id}", endpoint),
-            Route("/", endpoint),
-            Mount("/shop/{shop_id}", app=inner),
-        ],
-        default=endpoint,
-    )
-
-
-def scope_of(req: dict[str, Any]) -> dict[str, Any]:
-    headers: list[tuple[bytes, bytes]] = []
-    for name, value in req["headers"]:
-        headers.append((name, value))
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": req["method"],
-        "scheme": "http",
-        "path": req["root_path"] + req["path"],
-        "raw_path": (req["root_path"] + req["path"]).encode("utf-8", "replace"),
-        "root_path": req["root_path"],
-        "query_string": req["query"],
-        "headers": headers,
-        "server": ("127.0.0.1", 8000),
-    }
-    if req["client"] is not _ABSENT:
-        scope["client"] = req["client"]
-    return scope
-
-
-_ABSENT = object()
-
-
-class FakeClocks:
-    """``time.time`` and ``time.perf_counter`` for both paths: the same values, in order."""
-
-    def __init__(self, durations: list[float]) -> None:
-        self.now = 1_790_000_000.25
-        self.durations = durations
-        self.calls = 0
-
-    def time(self) -> float:
-        return self.now
-
-    def perf_counter(self) -> float:
-        # Two reads per request, the start and the end.
-        request, end = divmod(self.calls, 2)
-        self.calls += 1
-        if not end:
-            return 1000.0
-        return 1000.0 + self.durations[request % len(self.durations)] / 1000.0
-
-
-def run(
-    tmp: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    requests: list[dict[str, Any]],
-    plans: list[Plan],
-    durations: list[float],
-    speedups: bool,
-    extra: dict[str, Any],
-) -> tuple[bytes, BeaconGuard]:
-    log = tmp / ("fast.log" if speedups else "slow.log")
-    log.unlink(missing_ok=True)
-    values: dict[str, Any] = {
-        "secret_key": SECRET,
-        "store": "memory://",
-        "access_log": str(log),
-        "stats": False,
-        "consent": False,
-        "speedups": speedups,
-    }
-    values.update(extra)
-    guard = BeaconGuard(make_app(iter(plans)), settings=Settings(**values))
-    clocks = FakeClocks(durations)
-    with monkeypatch.context() as patch:
-        patch.setattr("time.time", clocks.time)
-        patch.setattr("time.perf_counter", clocks.perf_counter)
-
-        async def drive() -> None:
-            for req in requests:
-
-                async def receive() -> dict[str, Any]:
-                    return {"type": "http.request", "body": b"", "more_body": False}
-
-                async def send(message: dict[str, Any]) -> None:
-                    return None
-
-                with contextlib.suppress(RuntimeError):  # the app's own failures
-                    await guard(scope_of(req), receive, send)
-
-        asyncio.run(drive())
-    guard.close()
-    return log.read_bytes(), guard
-
-
-def both(
-    tmp: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    requests: list[dict[str, Any]],
-    plans: list[Plan],
-    durations: list[float] | None = None,
-    **extra: Any,
-) -> bytes:
-    durations = durations or [0.1234]
-    fast, guard = run(tmp, monkeypatch, requests, plans, durations, True, extra)
-    assert guard._fast_log is not None, "the compiled log path was not used"
-    slow, other = run(tmp, monkeypatch, requests, plans, durations, False, extra)
-    assert other._fast_log is None
-    assert fast.count(b"\n") == len(requests)
-    assert fast.decode() == slow.decode()
-    return fast
-
-
-def request(**over: Any) -> dict[str, Any]:
-    req: dict[str, Any] = {
-        "method": "GET",
-        "path": "/products/17",
-        "root_path": "",
-        "query": b"",
-        "headers": [(b"host", b"shop.example.com"), (b"user-agent", CHROME.encode())],
-        "client": ("203.0.113.77", 5000),
-    }
-    req.update(over)
-    return req
-
 
 # --- examples -------------------------------------------------------------------------
 
 
 def test_a_plain_request(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    out = both(tmp_path, monkeypatch, [request()], [Plan()])
+    out = both(tmp_path, monkeypatch, [request()], [Plan()]).log
     assert b'"path":"/products/{id}"' in out and b'"client":"203.0.113.0"' in out
 
 
@@ -351,7 +170,7 @@ def test_settings_variants(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name
 def test_geoip_country(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     db = build_country_mmdb(tmp_path / "c.mmdb", {"203.0.113.0/24": "JP", "2001:db8::/32": "DE"})
     reqs = [request(), request(client=("2001:db8::1", 1)), request(client=("192.0.2.1", 1))]
-    out = both(tmp_path, monkeypatch, reqs, [Plan() for _ in reqs], geoip_db=str(db))
+    out = both(tmp_path, monkeypatch, reqs, [Plan() for _ in reqs], geoip_db=str(db)).log
     assert b'"country":"JP"' in out and b'"country":"DE"' in out
 
 
@@ -463,19 +282,19 @@ def test_property(
 # --- what the compiled path is used for -------------------------------------------------
 
 
-def test_used_only_when_the_log_is_the_only_consumer(tmp_path: Path) -> None:
+def test_used_unless_extra_headers_are_logged(tmp_path: Path) -> None:
     base = {"secret_key": SECRET, "store": "memory://", "access_log": str(tmp_path / "a.log")}
-    on = BeaconGuard(make_app(iter(())), settings=Settings(**base, stats=False))
-    assert on._fast_log is not None
+    for extra in ({"stats": False}, {"stats": True}, {"access_log": None, "stats": True}):
+        guard = BeaconGuard(make_app(iter(())), settings=Settings(**{**base, **extra}))
+        assert guard._fast_log is not None, extra
+        guard.close()
     for extra in (
-        {"stats": True},
         {"stats": False, "log_headers": ("accept-language",)},
-        {"stats": False, "speedups": False},
+        {"stats": True, "speedups": False},
     ):
         guard = BeaconGuard(make_app(iter(())), settings=Settings(**base, **extra))
         assert guard._fast_log is None, extra
         guard.close()
-    on.close()
 
 
 def test_a_consumer_added_later_is_served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
