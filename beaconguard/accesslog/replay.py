@@ -54,8 +54,8 @@ class LogColumns:
     """Python's answers for the compiled log path: each column's JSON for a request fact.
 
     Every ``fill_*`` computes with a pipeline step built from the same ``Settings`` as the
-    Python path's pipeline, stores the answer in its dict (at most ``limit`` entries; a
-    full dict is emptied first) and returns it.
+    Python path's pipeline, stores the answer in its dict (at most ``limit`` entries; the
+    oldest makes room) and returns it.
     """
 
     def __init__(
@@ -89,7 +89,9 @@ class LogColumns:
     def _keep(self, cache: dict[Any, Any], key: Any, value: Any, size: int) -> None:
         if size <= MAX_KEY:
             if len(cache) >= self.limit:
-                cache.clear()
+                # The oldest goes: a full cache stays full (emptying it would make memory
+                # swing by thousands of objects, and every fact a miss at once).
+                del cache[next(iter(cache))]
             cache[key] = value
 
     def _run(self, step: Callable[[Visit, Record], None], visit: Visit) -> Record:

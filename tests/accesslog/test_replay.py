@@ -326,7 +326,8 @@ def test_column_caches_are_bounded() -> None:
         columns.fill_agent(f"agent/{i}".encode())
         columns.fill_client(f"192.0.2.{i}", None, None, 0.0)
         columns.fill_path(None, "", f"/p/{i}")
-    assert len(columns.agents) <= 8 and len(columns.clients) <= 8 and len(columns.paths) <= 8
+    assert len(columns.agents) == len(columns.clients) == len(columns.paths) == 8
+    assert b"agent/49" in columns.agents and b"agent/41" not in columns.agents  # oldest out
     columns.fill_agent(b"x" * (MAX_KEY + 1))
     columns.fill_query(b"q=" + b"y" * MAX_KEY)
     assert all(len(k) <= MAX_KEY for k in [*columns.agents, *columns.queries])
