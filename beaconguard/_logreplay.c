@@ -54,6 +54,7 @@ typedef struct {
     PyObject *submit;     /* the log writer's submit(line) */
     PyObject *slow; /* slow(scope, app_scope, observed, consent): the Python path's work */
     PyObject *route_type; /* starlette.routing.Route: only a Route names a page */
+    PyObject *own_routes; /* the middleware's own endpoints: their requests take the Python path */
     PyObject *content_type_of; /* content_type_of(headers): an odd response's, the Python way */
     /* Statistics (NULL when off): the Aggregator, whose pending counters this updates as
        its consume() does; its day names; the Server-Timing header of a counted page. */
@@ -96,18 +97,18 @@ LogCore_init(LogCore *self, PyObject *args, PyObject *kwds)
                              "referrers", "clients", "fill_method", "fill_host", "fill_path",
                              "fill_query", "fill_agent", "fill_referrer", "fill_client",
                              "submit", "slow", "route_type", "content_type_of", "counter",
-                             "day_name_of", "server_timing", "proxies", NULL};
+                             "day_name_of", "server_timing", "own_routes", "proxies", NULL};
     PyObject *methods, *hosts, *paths, *routes, *queries, *agents, *referrers, *clients;
     PyObject *fills[7], *submit, *slow, *route_type, *content_type_of, *counter, *day_name_of,
-        *server_timing;
+        *server_timing, *own_routes;
     int proxies;
     if (!PyArg_ParseTupleAndKeywords(
-            args, kwds, "$O!O!O!O!O!O!O!O!OOOOOOOOOO!OOOO!p", kwlist, &PyDict_Type, &methods,
+            args, kwds, "$O!O!O!O!O!O!O!O!OOOOOOOOOO!OOOO!O!p", kwlist, &PyDict_Type, &methods,
             &PyDict_Type, &hosts, &PyDict_Type, &paths, &PyDict_Type, &routes, &PyDict_Type,
             &queries, &PyDict_Type, &agents, &PyDict_Type, &referrers, &PyDict_Type, &clients,
             &fills[0], &fills[1], &fills[2], &fills[3], &fills[4], &fills[5], &fills[6], &submit,
             &slow, &PyType_Type, &route_type, &content_type_of, &counter, &day_name_of,
-            &PyTuple_Type, &server_timing, &proxies)) {
+            &PyTuple_Type, &server_timing, &PyDict_Type, &own_routes, &proxies)) {
         return -1;
     }
     if (self->slow != NULL) {
@@ -156,6 +157,7 @@ LogCore_init(LogCore *self, PyObject *args, PyObject *kwds)
         self->day_name_of = Py_NewRef(day_name_of);
     }
     self->server_timing = Py_NewRef(server_timing);
+    self->own_routes = Py_NewRef(own_routes);
     self->proxies = proxies;
     self->second = LLONG_MIN;
     self->day = LLONG_MIN;
@@ -166,7 +168,7 @@ LogCore_init(LogCore *self, PyObject *args, PyObject *kwds)
     X(methods) X(hosts) X(paths) X(routes) X(queries) X(agents) X(referrers) X(clients)      \
     X(fill_method) X(fill_host) X(fill_path) X(fill_query) X(fill_agent) X(fill_referrer)    \
     X(fill_client) X(submit) X(slow) X(route_type) X(content_type_of) X(counter) X(day_name_of) \
-    X(server_timing) X(day_name) X(day_number)
+    X(server_timing) X(own_routes) X(day_name) X(day_number)
 
 static int
 LogCore_traverse(LogCore *self, visitproc visit, void *arg)
@@ -252,6 +254,16 @@ LogCore_observe(LogCore *self, PyObject *const *args, Py_ssize_t nargs)
     if (!read_headers(args[0], found)) {
         Py_RETURN_NONE; /* the Python path reads them (and observes the request) */
     }
+    if (PyDict_GET_SIZE(self->own_routes) > 0) {
+        /* consent and beacon endpoints: answered and counted by their own rules */
+        int own = bg_is_own_route(self->own_routes, args[0]);
+        if (own != 0) {
+            if (own < 0) {
+                return NULL;
+            }
+            Py_RETURN_NONE;
+        }
+    }
     PyObject *method = PyDict_GetItemWithError(args[0], s_method);
     if (method == NULL) {
         if (PyErr_Occurred()) {
@@ -295,7 +307,7 @@ LogCore_observe(LogCore *self, PyObject *const *args, Py_ssize_t nargs)
 static PyMethodDef LogCore_methods[] = {
     {"observe", (PyCFunction)(void (*)(void))LogCore_observe, METH_FASTCALL,
      "observe(scope, send) -> the send that notes what the log line and the counters need, "
-     "or None when the request headers need the Python path."},
+     "or None when the Python path takes the request (odd headers, an own endpoint)."},
     {NULL, NULL, 0, NULL},
 };
 

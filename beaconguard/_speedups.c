@@ -211,8 +211,8 @@ put_state(PyObject *scope, PyObject *state)
 }
 
 /* 1 when an own route (under root_path) answers this scope, 0 when not, -1 on error. */
-static int
-is_own_route(GateCore *self, PyObject *scope)
+int
+bg_is_own_route(PyObject *routes, PyObject *scope)
 {
     PyObject *path = PyDict_GetItemWithError(scope, str_path);
     if (path == NULL) {
@@ -241,13 +241,13 @@ is_own_route(GateCore *self, PyObject *scope)
                 if (below == NULL) {
                     return -1;
                 }
-                int hit = PyDict_Contains(self->routes, below);
+                int hit = PyDict_Contains(routes, below);
                 Py_DECREF(below);
                 return hit;
             }
         }
     }
-    return PyDict_Contains(self->routes, path);
+    return PyDict_Contains(routes, path);
 }
 
 /* The scope's headers without Cookie, plus ``kept`` as the one Cookie when not empty. */
@@ -458,7 +458,7 @@ begin(GateCore *self, PyObject *scope, PyObject *send, int routes, PyObject **ta
         return found;
     }
     if (routes && self->routes != Py_None && PyDict_GET_SIZE(self->routes) > 0) {
-        int own = is_own_route(self, scope);
+        int own = bg_is_own_route(self->routes, scope);
         if (own != 0) {
             return own < 0 ? -1 : 0;
         }

@@ -16,6 +16,10 @@ double bg_perf_counter(void);
 /* Whether ``p`` is ``lower`` (lower case ASCII) in any letter case. */
 int bg_same_name(const char *p, const char *lower, Py_ssize_t len);
 
+/* 1 when one of ``routes`` (a dict: path below root_path -> endpoint) answers ``scope``, 0
+   when not (or the scope is odd: then 1, for the Python path to judge), -1 on error. */
+int bg_is_own_route(PyObject *routes, PyObject *scope);
+
 /* Adds the access log's types (LogCore) to the module; -1 with an error set on failure. */
 int bg_add_log_types(PyObject *module);
 

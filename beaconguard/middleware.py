@@ -114,6 +114,7 @@ class BeaconGuard:
                 None if self.access_log is None else self.access_log.submit,
                 self._log_handed_back,
                 self.stats,
+                self.routes,
             )
             self._fast_log = None if core is None else core.observe
 
@@ -203,24 +204,20 @@ class BeaconGuard:
             else None
         )
         if observed is not None:
-            # The compiled path notes the response, replays the line and the counts.
-            to_app: Send = observed
-            app_scope = scope
+            # The compiled path notes the response, replays the line and the counts. It
+            # took no request for an own endpoint: the app answers.
             state: ConsentState | None = None
             entered = self._fast_enter(scope, observed) if self._fast_enter is not None else None
             if entered is not None:
-                app_scope, state, gated = entered
+                app_scope, state, to_app = entered
             elif gate is not None:
                 joined = _normalized(headers)
                 app_scope, state, stale = gate.enter(scope, joined)
-                gated = _GatedSend(observed, gate, state, stale, app_scope, joined)
-            target = self.routes.get(_route_path(app_scope), self.app) if self.routes else self.app
-            # Only the app's responses are gated; the gate's own endpoints set what they
-            # mean to.
-            if target is self.app and gate is not None:
-                to_app = gated
+                to_app = _GatedSend(observed, gate, state, stale, app_scope, joined)
+            else:
+                app_scope, to_app = scope, observed
             try:
-                await target(app_scope, receive, to_app)
+                await self.app(app_scope, receive, to_app)
             except BaseException:
                 observed.failed()
                 raise

@@ -189,14 +189,17 @@ def compiled_log(
     submit: Callable[[bytes], None] | None,
     slow: Callable[[Any, Any, Any, Any], None],
     counter: Aggregator | None = None,
+    own_routes: dict[str, Any] | None = None,
 ) -> Any | None:
     """The compiled path for the access log and statistics (``LogCore``), or ``None`` when
     the extension was not built.
 
     ``submit`` takes each finished line (``None``: no access log); ``counter`` is the
     statistics' aggregator, whose pending counters it updates as ``consume`` does
-    (``None``: no statistics). ``slow(scope, app_scope, observed, consent)`` logs and counts
-    a request the compiled path hands back (a status that is not an int, a beacon, a day
+    (``None``: no statistics). Requests for ``own_routes`` (the middleware's endpoints: the
+    same dict, so routes added later are seen) take the Python path from the start.
+    ``slow(scope, app_scope, observed, consent)`` logs and counts a request the compiled
+    path hands back (a status that is not an int, a beacon, a day
     whose visitor key is not in memory, ...).
     """
     module = speedups()
@@ -226,5 +229,6 @@ def compiled_log(
         counter=counter,
         day_name_of=None if counter is None else counter._day_name,
         server_timing=SERVER_TIMING,
+        own_routes={} if own_routes is None else own_routes,
         proxies=bool(settings.trusted_proxies),
     )
