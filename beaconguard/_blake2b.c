@@ -111,6 +111,26 @@ compress(uint64_t h[8], const unsigned char block[BLOCK], uint64_t t, int last)
 
 #undef G
 
+/* The data blocks, after ``t`` bytes (the key block's) so far; the last block zero padded
+   and compressed as last (strictly greater: even a full one). */
+static void
+compress_data(uint64_t h[8], uint64_t t, const unsigned char *in, size_t inlen)
+{
+    unsigned char block[BLOCK];
+    while (inlen > BLOCK) {
+        t += BLOCK;
+        compress(h, in, t, 0);
+        in += BLOCK;
+        inlen -= BLOCK;
+    }
+    memset(block, 0, BLOCK);
+    if (inlen > 0) {
+        memcpy(block, in, inlen);
+    }
+    t += inlen;
+    compress(h, block, t, 1);
+}
+
 int
 bg_blake2b(unsigned char *out, size_t outlen, const unsigned char *key, size_t keylen,
            const unsigned char *in, size_t inlen)
@@ -135,19 +155,7 @@ bg_blake2b(unsigned char *out, size_t outlen, const unsigned char *key, size_t k
         compress(h, block, t, inlen == 0);
     }
     if (keylen == 0 || inlen > 0) {
-        /* Strictly greater: the last block, even a full one, must be compressed as last. */
-        while (inlen > BLOCK) {
-            t += BLOCK;
-            compress(h, in, t, 0);
-            in += BLOCK;
-            inlen -= BLOCK;
-        }
-        memset(block, 0, BLOCK);
-        if (inlen > 0) {
-            memcpy(block, in, inlen);
-        }
-        t += inlen;
-        compress(h, block, t, 1);
+        compress_data(h, t, in, inlen);
     }
 
     for (size_t i = 0; i < outlen; i++) {
@@ -193,19 +201,8 @@ bg_visitor_hash_with(const bg_visitor_key *k, const unsigned char *in, size_t in
         return bg_visitor_hash(k->key, k->keylen, in, inlen);
     }
     uint64_t h[8];
-    unsigned char block[BLOCK];
-    uint64_t t = BLOCK;
     memcpy(h, k->h, sizeof h);
-    while (inlen > BLOCK) {
-        t += BLOCK;
-        compress(h, in, t, 0);
-        in += BLOCK;
-        inlen -= BLOCK;
-    }
-    memset(block, 0, BLOCK);
-    memcpy(block, in, inlen);
-    t += inlen;
-    compress(h, block, t, 1);
+    compress_data(h, BLOCK, in, inlen);
     return visitor_digest(h);
 }
 
