@@ -250,10 +250,6 @@ LogCore_observe(LogCore *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "LogCore is not set up");
         return NULL;
     }
-    PyObject *found[H_COUNT] = {NULL};
-    if (!read_headers(args[0], found)) {
-        Py_RETURN_NONE; /* the Python path reads them (and observes the request) */
-    }
     if (PyDict_GET_SIZE(self->own_routes) > 0) {
         /* consent and beacon endpoints: answered and counted by their own rules */
         int own = bg_is_own_route(self->own_routes, args[0]);
@@ -264,32 +260,40 @@ LogCore_observe(LogCore *self, PyObject *const *args, Py_ssize_t nargs)
             Py_RETURN_NONE;
         }
     }
-    PyObject *method = PyDict_GetItemWithError(args[0], s_method);
-    if (method == NULL) {
-        if (PyErr_Occurred()) {
-            return NULL;
-        }
-        Py_RETURN_NONE;
-    }
+    /* Made first: allocating may run a collection, and a finaliser may change the scope's
+       headers, which are then read and held with nothing in between. */
     LogSend *obs = PyObject_GC_New(LogSend, &LogSendType);
     if (obs == NULL) {
         return NULL;
     }
-    /* Held before anything else runs: the clocks may be Python code (a test clock). */
     obs->vectorcall = (vectorcallfunc)LogSend_vectorcall;
     obs->core = (LogCore *)Py_NewRef(self);
     obs->send = Py_NewRef(args[1]);
-    for (int k = 0; k < H_COUNT; k++) {
-        obs->header[k] = Py_XNewRef(found[k]);
-    }
     obs->odd_status = NULL;
-    obs->method = Py_NewRef(method);
+    obs->method = NULL;
     obs->status = 0;
     obs->bytes_sent = 0;
     obs->pageview = 0;
     obs->finished = 0;
     obs->now = obs->started = obs->ended = 0.0;
+    PyObject *found[H_COUNT] = {NULL};
+    PyObject *method = NULL;
+    int plain = read_headers(args[0], found);
+    if (plain) {
+        method = PyDict_GetItemWithError(args[0], s_method);
+    }
+    for (int k = 0; k < H_COUNT; k++) {
+        obs->header[k] = plain ? Py_XNewRef(found[k]) : NULL;
+    }
+    obs->method = Py_XNewRef(method);
     PyObject_GC_Track(obs);
+    if (method == NULL) {
+        Py_DECREF(obs);
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+        Py_RETURN_NONE; /* the Python path reads them (and observes the request) */
+    }
     /* The Python path's order: perf_counter, then time */
     obs->started = obs->ended = bg_perf_counter();
     if (obs->started == -1.0 && PyErr_Occurred()) {
@@ -602,10 +606,34 @@ LogSend_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyO
 static PyObject *
 LogSend_failed(LogSend *self, PyObject *unused)
 {
-    if (self->status == 0 && self->odd_status == NULL) {
+    if (self->odd_status != NULL) {
+        /* ``status == 0`` as Python decides it: False, 0.0 and an IntEnum 0 are 0 too */
+        PyObject *zero = PyLong_FromLong(0);
+        int is_zero = zero == NULL ? -1 : PyObject_RichCompareBool(self->odd_status, zero, Py_EQ);
+        Py_XDECREF(zero);
+        if (is_zero < 0) {
+            return NULL;
+        }
+        if (is_zero) {
+            Py_CLEAR(self->odd_status);
+            self->status = 500;
+        }
+    }
+    else if (self->status == 0) {
         self->status = 500;
     }
     Py_RETURN_NONE;
+}
+
+/* Whether ``entry`` has the shape ``column`` promises (the JSON at ``json``). */
+static int
+entry_ok(PyObject *entry, Py_ssize_t size, Py_ssize_t json)
+{
+    if (size == 0) {
+        return PyBytes_CheckExact(entry);
+    }
+    return PyTuple_CheckExact(entry) && PyTuple_GET_SIZE(entry) == size
+           && PyBytes_CheckExact(PyTuple_GET_ITEM(entry, json));
 }
 
 /* The column's entry from ``cache[key]``, else from ``fill(*args)``: a new reference, or
@@ -620,22 +648,12 @@ column(PyObject *cache, PyObject *key, PyObject *fill, PyObject *const *args, Py
         if (hit == NULL && PyErr_Occurred()) {
             return NULL;
         }
-        if (hit != NULL) {
-            return Py_NewRef(hit); /* checked as any entry is, below */
+        if (hit != NULL && entry_ok(hit, size, 0)) {
+            return Py_NewRef(hit);
         }
+        /* not there, or not an entry (someone else's): Python answers */
     }
     return PyObject_Vectorcall(fill, args, n, NULL);
-}
-
-/* Whether ``entry`` has the shape ``column`` promises (the JSON at ``json``). */
-static int
-entry_ok(PyObject *entry, Py_ssize_t size, Py_ssize_t json)
-{
-    if (size == 0) {
-        return PyBytes_CheckExact(entry);
-    }
-    return PyTuple_CheckExact(entry) && PyTuple_GET_SIZE(entry) == size
-           && PyBytes_CheckExact(PyTuple_GET_ITEM(entry, json));
 }
 
 /* The referrer column: cached by the Referer value, valid for the same Host only. */
@@ -779,6 +797,9 @@ typedef struct {
     PyObject *entry[P_COUNT]; /* owned; the referrer's NULL when it is null */
     char numbers[3][48];      /* status, bytes, duration_ms */
     size_t nlen[3];
+    /* The time column, copied: a fill may serve another request, in another second. */
+    char stamp[48];
+    Py_ssize_t stamp_len;
     /* The counter update, made before anything is changed (see count()). */
     PyObject *bot_key;   /* (day, reason) for a crawler's visit */
     PyObject *signature; /* the pending batch's key for a person's visit */
@@ -870,6 +891,8 @@ gather(LogSend *self, PyObject *app_scope, Facts *f)
     if (!stamp(core, self->now) || f->nlen[2] == 0) {
         return 0;
     }
+    memcpy(f->stamp, core->stamp, (size_t)core->stamp_len);
+    f->stamp_len = core->stamp_len;
     if (self->status < 0) {
         f->numbers[0][0] = '-';
         f->nlen[0] = 1 + put_decimal(f->numbers[0] + 1, 0ULL - (unsigned long long)self->status);
@@ -931,10 +954,10 @@ gather(LogSend *self, PyObject *app_scope, Facts *f)
     }
     {
         PyObject *hit = core->proxies ? NULL : PyDict_GetItemWithError(core->clients, peer);
-        if (hit != NULL) {
+        if (hit != NULL && entry_ok(hit, 3, 0)) {
             f->entry[P_CLIENT] = Py_NewRef(hit);
         }
-        else if (PyErr_Occurred()) {
+        else if (hit == NULL && PyErr_Occurred()) {
             goto done;
         }
         else {
@@ -987,7 +1010,7 @@ done:
 static PyObject *
 build_line(LogCore *core, Facts *f)
 {
-    Py_ssize_t total = LIT(lit_time) + core->stamp_len + LIT(lit_method) + LIT(lit_host)
+    Py_ssize_t total = LIT(lit_time) + f->stamp_len + LIT(lit_method) + LIT(lit_host)
                        + LIT(lit_status) + (Py_ssize_t)f->nlen[0] + LIT(lit_bytes)
                        + (Py_ssize_t)f->nlen[1] + LIT(lit_duration) + (Py_ssize_t)f->nlen[2]
                        + LIT(lit_path) + LIT(lit_query) + LIT(lit_client) + LIT(lit_referrer)
@@ -1017,7 +1040,7 @@ build_line(LogCore *core, Facts *f)
         }                                                                                   \
     } while (0)
     PUT_LIT(lit_time);
-    PUT(core->stamp, core->stamp_len);
+    PUT(f->stamp, f->stamp_len);
     PUT_LIT(lit_method);
     PUT_COLUMN(P_METHOD);
     PUT_LIT(lit_host);
@@ -1400,7 +1423,33 @@ LogSend_get_pageview(LogSend *self, void *closure)
     return PyBool_FromLong(self->pageview);
 }
 
+/* The request headers held since observe(), decoded as the Python path decodes them. */
+static PyObject *
+LogSend_get_found(LogSend *self, void *closure)
+{
+    PyObject *out = PyDict_New();
+    if (out == NULL) {
+        return NULL;
+    }
+    for (int k = 0; k < H_COUNT; k++) {
+        if (self->header[k] == NULL) {
+            continue;
+        }
+        PyObject *value = PyUnicode_DecodeLatin1(PyBytes_AS_STRING(self->header[k]),
+                                                 PyBytes_GET_SIZE(self->header[k]), NULL);
+        if (value == NULL || PyDict_SetItemString(out, header_names[k].name, value) < 0) {
+            Py_XDECREF(value);
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_DECREF(value);
+    }
+    return out;
+}
+
 static PyGetSetDef LogSend_getset[] = {
+    {"found", (getter)LogSend_get_found, NULL,
+     "the request headers the log reads, as read before the app ran (name -> str)", NULL},
     {"status", (getter)LogSend_get_status, NULL, "the response status (0: not started)", NULL},
     {"pageview", (getter)LogSend_get_pageview, NULL,
      "whether the statistics' page-view rule counted the answer (None: no statistics)", NULL},

@@ -106,7 +106,9 @@ class BeaconGuard:
         # they are the only consumers. Extra headers to log are the Python path's (rarely
         # set, and each is scrubbed).
         self._fast_log: Callable[[Scope, Send], Any] | None = None
-        self._fast_consumers = len(self.consumers)
+        # The consumers the compiled path stands for: a list changed later (a consumer added
+        # or replaced) sends requests the Python way.
+        self._fast_consumers = list(self.consumers)
         if s.speedups and self.consumers and not s.log_headers:
             core = compiled_log(
                 s,
@@ -200,7 +202,7 @@ class BeaconGuard:
         # request headers the compiled path does not read as the Python path does.
         observed = (
             observe(scope, send)
-            if observe is not None and len(self.consumers) == self._fast_consumers
+            if observe is not None and self.consumers == self._fast_consumers
             else None
         )
         if observed is not None:
@@ -281,11 +283,13 @@ class BeaconGuard:
         self, scope: Scope, app_scope: Scope, observed: Any, consent: ConsentState | None
     ) -> None:
         """Log and count a request the compiled path hands back, the Python way."""
-        raw = _normalized(scope["headers"])
-        found: dict[str, str] = {}
+        # The headers as read before the app ran (it may have changed or dropped them);
+        # the compiled path held those the log and the counters read.
+        found: dict[str, str] = observed.found
+        raw = _normalized(scope.get("headers") or ())
         for name, key in self._wanted_items:
             value = raw.get(name)
-            if value is not None:
+            if value is not None and key not in found:
                 found[key] = value.decode("latin-1")
         response = _ObservedSend(None, None, None, (), app_scope, raw, found, False)  # type: ignore[arg-type]
         response.status = observed.status
@@ -433,8 +437,9 @@ class _ObservedSend(_GatedSend):
                 assert self.state is not None
                 message = gate.response_start(message, self.state, self.stale, self.scope, self.raw)
             status = self.status = message["status"]
-            self.content_type = content_type_of(message.get("headers"))
             if self.count:
+                # Only the page-view rule reads it.
+                self.content_type = content_type_of(message.get("headers"))
                 self.pageview = counts_as_pageview(
                     self.scope["method"], status, self.content_type, self.found
                 )

@@ -97,24 +97,41 @@ class LogWriter:
             take = buf.popleft
             batch = [take() for _ in range(len(buf))]
             if batch:
-                dumps = orjson.dumps
-                # The compiled log path hands finished lines (replay.py).
-                lines = [
-                    r if r.__class__ is bytes else dumps(r, option=orjson.OPT_APPEND_NEWLINE)
-                    for r in batch
-                ]
+                lines = self._serialize(batch)
                 try:
                     self.sink.write(lines)
                 except Exception:
-                    self.dropped += len(batch)
+                    self.dropped += len(lines)
                     raise
-                self.written += len(batch)
+                self.written += len(lines)
             if self.dropped != self._reported_dropped:
                 log.warning(
                     "beaconguard: access log buffer full, %d record(s) dropped so far",
                     self.dropped,
                 )
                 self._reported_dropped = self.dropped
+
+    def _serialize(self, batch: list[dict[str, Any] | bytes]) -> list[bytes]:
+        """The batch's lines; a record orjson cannot write is dropped and counted alone,
+        not with the batch around it."""
+        dumps = orjson.dumps
+        try:
+            # The compiled log path hands finished lines (replay.py).
+            return [
+                r if r.__class__ is bytes else dumps(r, option=orjson.OPT_APPEND_NEWLINE)
+                for r in batch
+            ]
+        except orjson.JSONEncodeError:
+            lines = []
+            for r in batch:
+                if r.__class__ is bytes:
+                    lines.append(r)
+                    continue
+                try:
+                    lines.append(dumps(r, option=orjson.OPT_APPEND_NEWLINE))
+                except orjson.JSONEncodeError:
+                    self.dropped += 1
+            return lines
 
     def close(self) -> None:
         """Stop the thread and write everything still buffered. Safe to call twice."""
