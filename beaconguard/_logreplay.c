@@ -534,6 +534,10 @@ LogSend_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyO
         PyErr_SetString(PyExc_TypeError, "send(message)");
         return NULL;
     }
+    if (self->core == NULL || self->send == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "LogSend was cleared");
+        return NULL;
+    }
     PyObject *message = args[0];
     PyObject *type = PyObject_GetItem(message, s_type);
     if (type == NULL) {
@@ -1336,6 +1340,10 @@ LogSend_finish(LogSend *self, PyObject *const *args, Py_ssize_t nargs)
     }
     if (self->finished) {
         Py_RETURN_NONE;
+    }
+    if (self->core == NULL || self->core->slow == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "LogSend was cleared");
+        return NULL;
     }
     self->finished = 1;
     LogCore *core = self->core;
